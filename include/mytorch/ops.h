@@ -1,0 +1,85 @@
+/* mytorch differentiable ops. Each takes the step context, checks shapes, allocates its
+ * output in the ctx arena, computes, and (when grad is enabled and an input requires
+ * grad) records its backward on the tape. On error it sets the ctx error and returns
+ * NULL; any op given a NULL input returns NULL, so a chain of ops is checked once.
+ * Shapes use PyTorch's conventions; dims may be negative (counted from the end). */
+#ifndef MYTORCH_OPS_H
+#define MYTORCH_OPS_H
+
+#include "mytorch/core.h"
+
+/* ---- elementwise, with NumPy broadcasting on both operands ------------------------- */
+mt_tensor *mt_add(mt_ctx *ctx, mt_tensor *a, mt_tensor *b);   /* a + b */
+mt_tensor *mt_sub(mt_ctx *ctx, mt_tensor *a, mt_tensor *b);   /* a - b */
+mt_tensor *mt_mul(mt_ctx *ctx, mt_tensor *a, mt_tensor *b);   /* a * b */
+mt_tensor *mt_div(mt_ctx *ctx, mt_tensor *a, mt_tensor *b);   /* a / b */
+
+/* ---- scalar forms -------------------------------------------------------------------- */
+mt_tensor *mt_add_scalar(mt_ctx *ctx, mt_tensor *a, float s);  /* a + s */
+mt_tensor *mt_mul_scalar(mt_ctx *ctx, mt_tensor *a, float s);  /* a * s */
+mt_tensor *mt_sub_scalar(mt_ctx *ctx, mt_tensor *a, float s);  /* a - s */
+mt_tensor *mt_div_scalar(mt_ctx *ctx, mt_tensor *a, float s);  /* a / s */
+mt_tensor *mt_rsub_scalar(mt_ctx *ctx, mt_tensor *a, float s); /* s - a */
+
+/* ---- unary ----------------------------------------------------------------------------- */
+mt_tensor *mt_neg(mt_ctx *ctx, mt_tensor *a);
+mt_tensor *mt_pow(mt_ctx *ctx, mt_tensor *a, float exponent); /* a ** exponent */
+mt_tensor *mt_exp(mt_ctx *ctx, mt_tensor *a);
+mt_tensor *mt_log(mt_ctx *ctx, mt_tensor *a);
+mt_tensor *mt_relu(mt_ctx *ctx, mt_tensor *a);
+mt_tensor *mt_leaky_relu(mt_ctx *ctx, mt_tensor *a, float negative_slope);
+mt_tensor *mt_sigmoid(mt_ctx *ctx, mt_tensor *a);
+mt_tensor *mt_tanh(mt_ctx *ctx, mt_tensor *a);
+
+/* ---- reductions ------------------------------------------------------------------------ */
+/* Sum / mean of all elements: a 0-dim tensor (shape (), numel 1). */
+mt_tensor *mt_sum(mt_ctx *ctx, mt_tensor *a);
+mt_tensor *mt_mean(mt_ctx *ctx, mt_tensor *a);
+/* Sum / mean over the n dims listed in dims (negative allowed, no repeats); keepdim as
+ * in PyTorch. */
+mt_tensor *mt_sum_dims(mt_ctx *ctx, mt_tensor *a, const int *dims, int n, bool keepdim);
+mt_tensor *mt_mean_dims(mt_ctx *ctx, mt_tensor *a, const int *dims, int n, bool keepdim);
+
+/* ---- linear algebra ------------------------------------------------------------------- */
+/* torch.matmul for operands of 2 or more dims: (..., n, k) @ (..., k, m) -> (..., n, m),
+ * batch dims broadcast. 1-D operands are not supported (reshape them). */
+mt_tensor *mt_matmul(mt_ctx *ctx, mt_tensor *a, mt_tensor *b);
+/* F.linear: x (..., in) @ weight (out, in)^T + bias (out) -> (..., out); bias may be NULL. */
+mt_tensor *mt_linear(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bias);
+
+/* ---- shape -------------------------------------------------------------------------------- */
+/* Reshape (= view: tensors are contiguous, so it shares data). One dim may be -1. */
+mt_tensor *mt_reshape(mt_ctx *ctx, mt_tensor *a, int ndim, const int64_t *shape);
+mt_tensor *mt_view(mt_ctx *ctx, mt_tensor *a, int ndim, const int64_t *shape);
+/* torch.flatten(a, start_dim, end_dim). */
+mt_tensor *mt_flatten(mt_ctx *ctx, mt_tensor *a, int start_dim, int end_dim);
+
+/* ---- softmax family and losses ----------------------------------------------------------- */
+mt_tensor *mt_softmax(mt_ctx *ctx, mt_tensor *a, int dim);
+mt_tensor *mt_log_softmax(mt_ctx *ctx, mt_tensor *a, int dim);
+/* F.cross_entropy with class-index targets: logits (N, C), targets[N] in [0, C); mean
+ * over the batch. Fused log_softmax + NLL, stable for any logits. */
+mt_tensor *mt_cross_entropy(mt_ctx *ctx, mt_tensor *logits, const int32_t *targets);
+/* F.cross_entropy with probability targets: logits (N, C), probs (N, C); mean over N. */
+mt_tensor *mt_cross_entropy_probs(mt_ctx *ctx, mt_tensor *logits, mt_tensor *probs);
+/* F.mse_loss, mean reduction; a and b have the same shape. */
+mt_tensor *mt_mse_loss(mt_ctx *ctx, mt_tensor *a, mt_tensor *b);
+
+/* ---- the op table ------------------------------------------------------------------------ */
+struct mt_node;
+typedef void (*mt_backward_fn)(mt_ctx *ctx, struct mt_node *node);
+typedef void (*mt_any_fn)(void);
+
+typedef struct {
+    const char *name;          /* PyTorch's name for it */
+    mt_any_fn forward;         /* the public function (cast back to its own type to call) */
+    mt_backward_fn backward;   /* accumulates the inputs' grads from the output's grad */
+} mt_op_info;
+
+/* Every differentiable op, in a fixed order; tape entries refer to ops by index. */
+extern const mt_op_info mt_op_table[];
+extern const int mt_op_count;
+/* Index of an op by name, or -1. */
+int mt_op_find(const char *name);
+
+#endif

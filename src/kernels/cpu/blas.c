@@ -1,0 +1,121 @@
+/* Loading the BLAS at run time.
+ *
+ * Why dlopen and not a link-time dependency: Debian's OpenBLAS 0.3.21 mistakes recent
+ * Xeons for a "Prescott" and runs SSE3 kernels (5x slower) unless OPENBLAS_CORETYPE is
+ * set before the library initialises. A linked library initialises before main(), so
+ * the only way to get full speed without asking every user to set a variable is to set
+ * it ourselves and then load the library. MYTORCH_BLAS=none forces the built-in GEMM;
+ * MYTORCH_BLAS=/path/lib.so picks a library. */
+#include "kernels/cpu/blas.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { CBLAS_ROW_MAJOR = 101, CBLAS_NO_TRANS = 111, CBLAS_TRANS = 112 };
+
+typedef void (*cblas_sgemm_fn)(int, int, int, int, int, int, float, const float *, int,
+                               const float *, int, float, float *, int);
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static cblas_sgemm_fn blas_sgemm;
+static void (*blas_set_threads)(int);
+static int pending_threads;
+static char blas_name[160] = "built-in";
+
+#ifndef MT_OPENBLAS_OPENMP_PATH
+#define MT_OPENBLAS_OPENMP_PATH "/usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblas.so.0"
+#endif
+
+static void choose_openblas_core(void) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (getenv("OPENBLAS_CORETYPE")) return;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+        setenv("OPENBLAS_CORETYPE", "SkylakeX", 0);
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        setenv("OPENBLAS_CORETYPE", "Haswell", 0);
+#endif
+}
+
+static bool try_load(const char *path) {
+    void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!lib) return false;
+    cblas_sgemm_fn fn;
+    *(void **)&fn = dlsym(lib, "cblas_sgemm");
+    if (!fn) {
+        dlclose(lib);
+        return false;
+    }
+    blas_sgemm = fn;
+    *(void **)&blas_set_threads = dlsym(lib, "openblas_set_num_threads");
+    if (!blas_set_threads) *(void **)&blas_set_threads = dlsym(lib, "bli_thread_set_num_threads");
+    char *(*corename)(void);
+    *(void **)&corename = dlsym(lib, "openblas_get_corename");
+    snprintf(blas_name, sizeof blas_name, "%s%s%s", path, corename ? ", core " : "",
+             corename ? corename() : "");
+    return true;
+}
+
+static void load_blas(void) {
+    const char *choice = getenv("MYTORCH_BLAS");
+    if (choice && strcmp(choice, "none") == 0) return;
+    choose_openblas_core();
+    if (choice && *choice) {
+        if (!try_load(choice))
+            fprintf(stderr, "mytorch: MYTORCH_BLAS=%s could not be loaded; using the built-in GEMM\n", choice);
+    } else {
+        const char *candidates[] = {MT_OPENBLAS_OPENMP_PATH, "libopenblas.so.0", "libblis.so.4", "libblas.so.3"};
+        for (size_t k = 0; k < sizeof candidates / sizeof *candidates; k++)
+            if (try_load(candidates[k])) break;
+    }
+    if (blas_set_threads && pending_threads > 0) blas_set_threads(pending_threads);
+}
+
+const char *mt_blas_name(void) {
+    pthread_once(&once, load_blas);
+    return blas_name;
+}
+
+void mt_blas_set_num_threads(int n) {
+    pending_threads = n;
+    pthread_once(&once, load_blas);
+    if (blas_set_threads) blas_set_threads(n);
+}
+
+void mt_sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+              const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+              int64_t ldc) {
+    pthread_once(&once, load_blas);
+    if (M == 0 || N == 0) return;
+    if (blas_sgemm && M <= INT32_MAX && N <= INT32_MAX && K <= INT32_MAX) {
+        blas_sgemm(CBLAS_ROW_MAJOR, trans_a ? CBLAS_TRANS : CBLAS_NO_TRANS,
+                   trans_b ? CBLAS_TRANS : CBLAS_NO_TRANS, (int)M, (int)N, (int)K, alpha, A,
+                   (int)lda, B, (int)ldb, beta, C, (int)ldc);
+        return;
+    }
+    mt_sgemm_ref(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void mt_sgemm_ref(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                  const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                  float *C, int64_t ldc) {
+    /* Row by row, accumulating in a float row so the inner loop over N vectorises. */
+#pragma omp parallel for schedule(static) if (M * N * K > (1 << 18))
+    for (int64_t i = 0; i < M; i++) {
+        float *c = C + i * ldc;
+        for (int64_t j = 0; j < N; j++) c[j] = beta == 0.0f ? 0.0f : beta * c[j];
+        for (int64_t p = 0; p < K; p++) {
+            float a = alpha * (trans_a ? A[p * lda + i] : A[i * lda + p]);
+            if (trans_b) {
+                for (int64_t j = 0; j < N; j++) c[j] += a * B[j * ldb + p];
+            } else {
+                const float *b = B + p * ldb;
+                for (int64_t j = 0; j < N; j++) c[j] += a * b[j];
+            }
+        }
+    }
+}

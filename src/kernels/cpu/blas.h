@@ -1,0 +1,23 @@
+/* GEMM for the CPU kernels: a BLAS loaded at run time when the machine has one, with a
+ * plain C reference kernel that is always there (and that tests compare against). */
+#ifndef MT_KERNELS_CPU_BLAS_H
+#define MT_KERNELS_CPU_BLAS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Row-major C (M x N) = alpha * op(A) @ op(B) + beta * C, where op(A) is M x K (A is
+ * K x M when trans_a) and op(B) is K x N (B is N x K when trans_b). */
+void mt_sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+              const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+              int64_t ldc);
+/* The same, always in plain C. */
+void mt_sgemm_ref(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                  const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                  float *C, int64_t ldc);
+/* Which GEMM mt_sgemm uses, e.g. "OpenBLAS (OpenMP) core SkylakeX" or "built-in". */
+const char *mt_blas_name(void);
+/* Passes the thread count on to the BLAS, if one is loaded. */
+void mt_blas_set_num_threads(int n);
+
+#endif

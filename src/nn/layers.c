@@ -1,0 +1,86 @@
+/* The basic layers: Linear, the activations, Flatten, Sequential. Each forward is one
+ * or two ops; the ops record the backward. */
+#include "mytorch/nn.h"
+#include "mytorch/ops.h"
+
+#include <math.h>
+#include <stdio.h>
+
+/* ---- Linear ---------------------------------------------------------------------------- */
+
+static mt_tensor *linear_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) {
+    return mt_linear(ctx, x, mt_module_param(m, "weight"), mt_module_param(m, "bias"));
+}
+
+mt_module *mt_linear_new(int64_t in_features, int64_t out_features, bool bias, mt_rng *rng) {
+    if (in_features <= 0 || out_features <= 0) return NULL;
+    mt_module *m = mt_module_new("Linear", linear_forward, 0);
+    if (!m) return NULL;
+    /* kaiming_uniform_(a=sqrt(5)) reduces to U(-1/sqrt(in), 1/sqrt(in)); the bias uses
+     * the same bound. */
+    float bound = 1.0f / sqrtf((float)in_features);
+    mt_tensor *w = mt_tensor_new(2, (int64_t[]){out_features, in_features}, NULL);
+    if (!mt_module_add_param(m, "weight", w)) goto fail;
+    mt_rng_fill_uniform(rng, w, -bound, bound);
+    if (bias) {
+        mt_tensor *b = mt_tensor_new(1, (int64_t[]){out_features}, NULL);
+        if (!mt_module_add_param(m, "bias", b)) goto fail;
+        mt_rng_fill_uniform(rng, b, -bound, bound);
+    }
+    return m;
+fail:
+    mt_module_free(m);
+    return NULL;
+}
+
+/* ---- activations --------------------------------------------------------------------- */
+
+static mt_tensor *relu_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) { return mt_relu(ctx, x); }
+static mt_tensor *sigmoid_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) { return mt_sigmoid(ctx, x); }
+static mt_tensor *tanh_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) { return mt_tanh(ctx, x); }
+
+static mt_tensor *leaky_relu_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) {
+    return mt_leaky_relu(ctx, x, *(float *)m->impl);
+}
+
+mt_module *mt_relu_new(void) { return mt_module_new("ReLU", relu_forward, 0); }
+mt_module *mt_sigmoid_new(void) { return mt_module_new("Sigmoid", sigmoid_forward, 0); }
+mt_module *mt_tanh_new(void) { return mt_module_new("Tanh", tanh_forward, 0); }
+
+mt_module *mt_leaky_relu_new(float negative_slope) {
+    mt_module *m = mt_module_new("LeakyReLU", leaky_relu_forward, sizeof(float));
+    if (m) *(float *)m->impl = negative_slope;
+    return m;
+}
+
+/* ---- Flatten --------------------------------------------------------------------------- */
+
+typedef struct {
+    int start, end;
+} flatten_dims;
+
+static mt_tensor *flatten_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) {
+    const flatten_dims *d = m->impl;
+    return mt_flatten(ctx, x, d->start, d->end);
+}
+
+mt_module *mt_flatten_new(int start_dim, int end_dim) {
+    mt_module *m = mt_module_new("Flatten", flatten_forward, sizeof(flatten_dims));
+    if (m) *(flatten_dims *)m->impl = (flatten_dims){start_dim, end_dim};
+    return m;
+}
+
+/* ---- Sequential ------------------------------------------------------------------------ */
+
+static mt_tensor *sequential_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) {
+    for (int k = 0; k < m->n_children && x; k++) x = mt_module_forward(m->children[k].module, ctx, x);
+    return x;
+}
+
+mt_module *mt_sequential_new(void) { return mt_module_new("Sequential", sequential_forward, 0); }
+
+bool mt_sequential_append(mt_module *seq, mt_module *child) {
+    char name[16];
+    snprintf(name, sizeof name, "%d", seq->n_children);
+    return mt_module_add_child(seq, name, child);
+}

@@ -1,0 +1,151 @@
+/* SGD, Adam and AdamW, written as torch/optim/sgd.py and adam.py (single-tensor path) of
+ * PyTorch 1.13 compute them, so the numbers match step for step:
+ *   SGD:   g = grad + wd*p; buf = g (first step) or momentum*buf + (1-dampening)*g;
+ *          g = nesterov ? g + momentum*buf : buf; p -= lr*g
+ *   Adam:  g = grad + wd*p (AdamW instead: p *= 1 - lr*wd); m = b1*m + (1-b1)*g;
+ *          v = b2*v + (1-b2)*g*g; p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps) */
+#include "mytorch/optim.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    mt_tensor *param;
+    float *buf;  /* SGD momentum buffer, or Adam's first moment; owned */
+    float *buf2; /* Adam's second moment; owned */
+    int64_t steps; /* updates applied to this parameter (PyTorch keeps one per parameter) */
+} param_state;
+
+struct mt_optimizer {
+    mt_optim_config cfg;
+    param_state *state;
+    int n;
+};
+
+mt_optim_config mt_optim_defaults(mt_optim_kind kind) {
+    mt_optim_config c = {.kind = kind, .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
+    if (kind == MT_OPTIM_ADAMW) c.weight_decay = 1e-2;
+    return c;
+}
+
+static const char *const names[] = {"sgd", "adam", "adamw"};
+
+bool mt_optim_parse(const char *name, mt_optim_kind *kind) {
+    for (int k = 0; k < 3; k++)
+        if (strcmp(name, names[k]) == 0) {
+            *kind = (mt_optim_kind)k;
+            return true;
+        }
+    return false;
+}
+
+const char *mt_optim_name(mt_optim_kind kind) { return names[kind]; }
+
+mt_optimizer *mt_optimizer_new(mt_tensor *const *params, int n, mt_optim_config cfg, mt_error *err) {
+    const char *bad = NULL;
+    if (!(cfg.lr >= 0.0)) bad = "lr must be >= 0";
+    else if (!(cfg.weight_decay >= 0.0)) bad = "weight_decay must be >= 0";
+    else if (!(cfg.momentum >= 0.0)) bad = "momentum must be >= 0";
+    else if (!(cfg.dampening >= 0.0 && cfg.dampening <= 1.0)) bad = "dampening must be in [0, 1]";
+    else if (cfg.nesterov && (cfg.momentum <= 0.0 || cfg.dampening != 0.0)) bad = "nesterov needs momentum > 0 and dampening 0";
+    else if (!(cfg.beta1 >= 0.0 && cfg.beta1 < 1.0 && cfg.beta2 >= 0.0 && cfg.beta2 < 1.0)) bad = "betas must be in [0, 1)";
+    else if (!(cfg.eps >= 0.0)) bad = "eps must be >= 0";
+    if (bad) {
+        mt_error_set(err, MT_ERR_ARG, "%s: %s", names[cfg.kind], bad);
+        return NULL;
+    }
+    mt_optimizer *opt = calloc(1, sizeof *opt);
+    param_state *state = calloc((size_t)(n ? n : 1), sizeof *state);
+    if (!opt || !state) goto nomem;
+    opt->cfg = cfg;
+    opt->state = state;
+    opt->n = n;
+    for (int k = 0; k < n; k++) {
+        state[k].param = params[k];
+        size_t bytes = (size_t)params[k]->numel * sizeof(float);
+        bool adam = cfg.kind != MT_OPTIM_SGD;
+        if (adam || cfg.momentum != 0.0) {
+            state[k].buf = calloc(1, bytes ? bytes : 1);
+            if (!state[k].buf) goto nomem;
+        }
+        if (adam) {
+            state[k].buf2 = calloc(1, bytes ? bytes : 1);
+            if (!state[k].buf2) goto nomem;
+        }
+    }
+    return opt;
+nomem:
+    if (opt) opt->state = state;
+    mt_optimizer_free(opt);
+    if (!opt) free(state);
+    mt_error_set(err, MT_ERR_NOMEM, "out of memory for optimizer state");
+    return NULL;
+}
+
+void mt_optimizer_free(mt_optimizer *opt) {
+    if (!opt) return;
+    for (int k = 0; k < opt->n; k++) {
+        free(opt->state[k].buf);
+        free(opt->state[k].buf2);
+    }
+    free(opt->state);
+    free(opt);
+}
+
+static void sgd_update(const mt_optim_config *c, int64_t n, float *p, const float *grad, float *buf,
+                       bool first) {
+    const float lr = (float)c->lr, wd = (float)c->weight_decay, mom = (float)c->momentum;
+    const float damp = (float)(1.0 - c->dampening);
+#pragma omp parallel for simd if (n > (1 << 16))
+    for (int64_t i = 0; i < n; i++) {
+        float g = grad[i];
+        if (wd != 0.0f) g += wd * p[i];
+        if (buf) {
+            buf[i] = first ? g : mom * buf[i] + damp * g;
+            g = c->nesterov ? g + mom * buf[i] : buf[i];
+        }
+        p[i] -= lr * g;
+    }
+}
+
+static void adam_update(const mt_optim_config *c, int64_t t, int64_t n, float *p, const float *grad,
+                        float *m, float *v) {
+    const float b1 = (float)c->beta1, b2 = (float)c->beta2, wd = (float)c->weight_decay;
+    const float one_b1 = (float)(1.0 - c->beta1), one_b2 = (float)(1.0 - c->beta2), eps = (float)c->eps;
+    /* PyTorch computes the bias corrections in Python floats (double). */
+    const double bc1 = 1.0 - pow(c->beta1, (double)t), bc2 = 1.0 - pow(c->beta2, (double)t);
+    const float step_size = (float)(c->lr / bc1), bc2_sqrt = (float)sqrt(bc2);
+    const bool decoupled = c->kind == MT_OPTIM_ADAMW;
+    const float shrink = (float)(1.0 - c->lr * c->weight_decay);
+#pragma omp parallel for simd if (n > (1 << 16))
+    for (int64_t i = 0; i < n; i++) {
+        float g = grad[i];
+        if (decoupled) p[i] *= shrink;
+        else if (wd != 0.0f) g += wd * p[i];
+        m[i] = m[i] * b1 + one_b1 * g;
+        v[i] = v[i] * b2 + one_b2 * g * g;
+        float denom = sqrtf(v[i]) / bc2_sqrt + eps;
+        p[i] -= step_size * (m[i] / denom);
+    }
+}
+
+void mt_optimizer_step(mt_optimizer *opt) {
+    for (int k = 0; k < opt->n; k++) {
+        param_state *s = &opt->state[k];
+        if (!s->param->grad) continue;
+        s->steps++;
+        if (opt->cfg.kind == MT_OPTIM_SGD)
+            sgd_update(&opt->cfg, s->param->numel, s->param->data, s->param->grad, s->buf, s->steps == 1);
+        else
+            adam_update(&opt->cfg, s->steps, s->param->numel, s->param->data, s->param->grad, s->buf, s->buf2);
+    }
+}
+
+void mt_optimizer_zero_grad(mt_optimizer *opt) {
+    for (int k = 0; k < opt->n; k++) mt_tensor_zero_grad(opt->state[k].param);
+}
+
+void mt_optimizer_set_lr(mt_optimizer *opt, double lr) { opt->cfg.lr = lr; }
+
+const mt_optim_config *mt_optimizer_config(const mt_optimizer *opt) { return &opt->cfg; }

@@ -1,0 +1,99 @@
+#include "op_cases.h"
+
+#define RUN(fname, expr)                                                                \
+    static mt_tensor *fname(mt_ctx *ctx, mt_tensor **in, const int32_t *targets) {      \
+        (void)targets;                                                                  \
+        return expr;                                                                    \
+    }
+
+RUN(run_add, mt_add(ctx, in[0], in[1]))
+RUN(run_sub, mt_sub(ctx, in[0], in[1]))
+RUN(run_mul, mt_mul(ctx, in[0], in[1]))
+RUN(run_div, mt_div(ctx, in[0], in[1]))
+RUN(run_add_scalar, mt_add_scalar(ctx, in[0], 1.5f))
+RUN(run_mul_scalar, mt_mul_scalar(ctx, in[0], -2.5f))
+RUN(run_sub_scalar, mt_sub_scalar(ctx, in[0], 0.75f))
+RUN(run_div_scalar, mt_div_scalar(ctx, in[0], 4.0f))
+RUN(run_rsub_scalar, mt_rsub_scalar(ctx, in[0], 2.0f))
+RUN(run_neg, mt_neg(ctx, in[0]))
+RUN(run_pow3, mt_pow(ctx, in[0], 3.0f))
+RUN(run_pow_half, mt_pow(ctx, in[0], 0.5f))
+RUN(run_pow_neg, mt_pow(ctx, in[0], -1.5f))
+RUN(run_exp, mt_exp(ctx, in[0]))
+RUN(run_log, mt_log(ctx, in[0]))
+RUN(run_relu, mt_relu(ctx, in[0]))
+RUN(run_leaky, mt_leaky_relu(ctx, in[0], 0.01f))
+RUN(run_leaky02, mt_leaky_relu(ctx, in[0], 0.2f))
+RUN(run_sigmoid, mt_sigmoid(ctx, in[0]))
+RUN(run_tanh, mt_tanh(ctx, in[0]))
+RUN(run_sum, mt_sum(ctx, in[0]))
+RUN(run_mean, mt_mean(ctx, in[0]))
+RUN(run_sum_dims, mt_sum_dims(ctx, in[0], (const int[]){1}, 1, false))
+RUN(run_sum_dims_keep, mt_sum_dims(ctx, in[0], (const int[]){0, 2}, 2, true))
+RUN(run_mean_dims, mt_mean_dims(ctx, in[0], (const int[]){-1}, 1, false))
+RUN(run_mean_dims_keep, mt_mean_dims(ctx, in[0], (const int[]){0, 1}, 2, true))
+RUN(run_matmul, mt_matmul(ctx, in[0], in[1]))
+RUN(run_linear, mt_linear(ctx, in[0], in[1], in[2]))
+RUN(run_linear_nobias, mt_linear(ctx, in[0], in[1], NULL))
+RUN(run_reshape, mt_reshape(ctx, in[0], 2, (const int64_t[]){4, -1}))
+RUN(run_view, mt_view(ctx, in[0], 3, (const int64_t[]){2, 2, 6}))
+RUN(run_flatten, mt_flatten(ctx, in[0], 1, -1))
+RUN(run_softmax1, mt_softmax(ctx, in[0], 1))
+RUN(run_softmax0, mt_softmax(ctx, in[0], 0))
+RUN(run_log_softmax, mt_log_softmax(ctx, in[0], -1))
+RUN(run_log_softmax1, mt_log_softmax(ctx, in[0], 1))
+RUN(run_cross_entropy, mt_cross_entropy(ctx, in[0], targets))
+RUN(run_cross_entropy_large, mt_cross_entropy(ctx, mt_mul_scalar(ctx, in[0], 50.0f), targets))
+RUN(run_cross_entropy_probs, mt_cross_entropy_probs(ctx, in[0], in[1]))
+RUN(run_mse, mt_mse_loss(ctx, in[0], in[1]))
+
+
+const op_case op_cases[] = {
+    {"add", "add", 2, {2, 2}, {{3, 4}, {3, 4}}, -1, 1, false, false, run_add},
+    {"add_bcast", "add", 2, {3, 2}, {{2, 3, 4}, {3, 1}}, -1, 1, false, false, run_add},
+    {"add_bcast2", "add", 2, {2, 2}, {{4, 1}, {1, 5}}, -1, 1, false, false, run_add},
+    {"sub_bcast", "sub", 2, {2, 1}, {{2, 3}, {3}}, -1, 1, false, false, run_sub},
+    {"mul_bcast", "mul", 2, {3, 2}, {{2, 1, 4}, {3, 1}}, -1, 1, false, false, run_mul},
+    {"div_bcast", "div", 2, {2, 2}, {{2, 3}, {2, 1}}, 0.5f, 2, false, false, run_div},
+    {"add_scalar", "add_scalar", 1, {2}, {{3, 4}}, -1, 1, false, false, run_add_scalar},
+    {"mul_scalar", "mul_scalar", 1, {2}, {{3, 4}}, -1, 1, false, false, run_mul_scalar},
+    {"sub_scalar", "sub_scalar", 1, {2}, {{3, 4}}, -1, 1, false, false, run_sub_scalar},
+    {"div_scalar", "div_scalar", 1, {2}, {{3, 4}}, -1, 1, false, false, run_div_scalar},
+    {"rsub_scalar", "rsub_scalar", 1, {2}, {{3, 4}}, -1, 1, false, false, run_rsub_scalar},
+    {"neg", "neg", 1, {2}, {{3, 4}}, -1, 1, false, false, run_neg},
+    {"pow", "pow", 1, {2}, {{3, 4}}, 0.5f, 2, false, false, run_pow3},
+    {"pow_frac", "pow", 1, {2}, {{3, 4}}, 0.5f, 2, false, false, run_pow_half},
+    {"pow_neg", "pow", 1, {2}, {{3, 4}}, 0.5f, 2, false, false, run_pow_neg},
+    {"exp", "exp", 1, {2}, {{3, 4}}, -1, 1, false, false, run_exp},
+    {"log", "log", 1, {2}, {{3, 4}}, 0.5f, 3, false, false, run_log},
+    {"relu", "relu", 1, {2}, {{4, 5}}, -1, 1, true, false, run_relu},
+    {"leaky_relu", "leaky_relu", 1, {2}, {{4, 5}}, -1, 1, true, false, run_leaky},
+    {"leaky_relu_02", "leaky_relu", 1, {2}, {{4, 5}}, -1, 1, true, false, run_leaky02},
+    {"sigmoid", "sigmoid", 1, {2}, {{3, 4}}, -3, 3, false, false, run_sigmoid},
+    {"tanh", "tanh", 1, {2}, {{3, 4}}, -2, 2, false, false, run_tanh},
+    {"sum", "sum", 1, {2}, {{3, 4}}, -1, 1, false, false, run_sum},
+    {"mean", "mean", 1, {3}, {{2, 3, 4}}, -1, 1, false, false, run_mean},
+    {"sum_dims", "sum_dims", 1, {3}, {{2, 3, 4}}, -1, 1, false, false, run_sum_dims},
+    {"sum_dims_keep", "sum_dims", 1, {3}, {{2, 3, 4}}, -1, 1, false, false, run_sum_dims_keep},
+    {"mean_dims", "mean_dims", 1, {3}, {{2, 3, 4}}, -1, 1, false, false, run_mean_dims},
+    {"mean_dims_keep", "mean_dims", 1, {3}, {{2, 3, 4}}, -1, 1, false, false, run_mean_dims_keep},
+    {"matmul", "matmul", 2, {2, 2}, {{3, 4}, {4, 5}}, -1, 1, false, false, run_matmul},
+    {"matmul_batched", "matmul", 2, {3, 3}, {{2, 3, 4}, {2, 4, 5}}, -1, 1, false, false, run_matmul},
+    {"matmul_bcast", "matmul", 2, {4, 3}, {{2, 1, 3, 4}, {3, 4, 5}}, -1, 1, false, false, run_matmul},
+    {"linear", "linear", 3, {2, 2, 1}, {{4, 6}, {5, 6}, {5}}, -1, 1, false, false, run_linear},
+    {"linear_3d", "linear", 3, {3, 2, 1}, {{2, 3, 6}, {5, 6}, {5}}, -1, 1, false, false, run_linear},
+    {"linear_nobias", "linear", 2, {2, 2}, {{4, 6}, {5, 6}}, -1, 1, false, false, run_linear_nobias},
+    {"reshape", "reshape", 1, {3}, {{2, 3, 4}}, -1, 1, false, false, run_reshape},
+    {"view", "view", 1, {3}, {{2, 3, 4}}, -1, 1, false, false, run_view},
+    {"flatten", "flatten", 1, {4}, {{2, 3, 4, 5}}, -1, 1, false, false, run_flatten},
+    {"softmax", "softmax", 1, {2}, {{3, 5}}, -2, 2, false, false, run_softmax1},
+    {"softmax_dim0", "softmax", 1, {2}, {{4, 3}}, -2, 2, false, false, run_softmax0},
+    {"log_softmax", "log_softmax", 1, {2}, {{3, 5}}, -2, 2, false, false, run_log_softmax},
+    {"log_softmax_3d", "log_softmax", 1, {3}, {{2, 3, 4}}, -2, 2, false, false, run_log_softmax1},
+    {"cross_entropy", "cross_entropy", 1, {2}, {{6, 5}}, -2, 2, false, false, run_cross_entropy},
+    {"cross_entropy_large", "cross_entropy", 1, {2}, {{6, 5}}, -1, 1, false, false, run_cross_entropy_large},
+    {"cross_entropy_probs", "cross_entropy_probs", 2, {2, 2}, {{4, 5}, {4, 5}}, 0.05f, 1, false, true, run_cross_entropy_probs},
+    {"mse_loss", "mse_loss", 2, {2, 2}, {{3, 4}, {3, 4}}, -1, 1, false, false, run_mse},
+};
+
+const int op_case_count = sizeof op_cases / sizeof op_cases[0];

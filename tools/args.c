@@ -1,0 +1,96 @@
+/* Strict flag parsing: every value is checked in full (no "12abc"), numbers must be
+ * finite and in range, and every problem is one clear line. */
+#include "args.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(const char *command, const char *summary, const arg_spec *specs, int n) {
+    printf("usage: mytorch %s [flags]\n\n%s\n\nflags:\n", command, summary);
+    for (int k = 0; k < n; k++) {
+        char left[64];
+        snprintf(left, sizeof left, "%s%s%s", specs[k].flag, specs[k].kind == ARG_SWITCH ? "" : " ",
+                 specs[k].kind == ARG_SWITCH ? "" : specs[k].metavar);
+        printf("  %-24s %s\n", left, specs[k].help);
+    }
+    printf("  %-24s %s\n", "--help", "show this help");
+}
+
+static bool set_value(const char *command, arg_spec *s, const char *value) {
+    char *end = NULL;
+    errno = 0;
+    if (s->kind == ARG_STR) {
+        if (!*value) {
+            fprintf(stderr, "mytorch %s: %s needs a non-empty value\n", command, s->flag);
+            return false;
+        }
+        *(const char **)s->dst = value;
+        return true;
+    }
+    double v = strtod(value, &end);
+    if (!*value || *end || errno == ERANGE || !isfinite(v)) {
+        fprintf(stderr, "mytorch %s: %s expects a number, got '%s'\n", command, s->flag, value);
+        return false;
+    }
+    if (s->kind == ARG_INT && v != floor(v)) {
+        fprintf(stderr, "mytorch %s: %s expects a whole number, got '%s'\n", command, s->flag, value);
+        return false;
+    }
+    if (v < s->min || v > s->max) {
+        fprintf(stderr, "mytorch %s: %s must be between %g and %g, got %s\n", command, s->flag, s->min,
+                s->max, value);
+        return false;
+    }
+    if (s->kind == ARG_INT) *(long *)s->dst = (long)v;
+    else *(double *)s->dst = v;
+    return true;
+}
+
+args_result args_parse(const char *command, const char *summary, int argc, char **argv, int first,
+                       arg_spec *specs, int n) {
+    for (int i = first; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            usage(command, summary, specs, n);
+            return ARGS_HELP;
+        }
+        if (strncmp(arg, "--", 2) != 0) {
+            fprintf(stderr, "mytorch %s: unexpected argument '%s' (see mytorch %s --help)\n", command, arg, command);
+            return ARGS_ERROR;
+        }
+        const char *eq = strchr(arg, '=');
+        size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+        arg_spec *s = NULL;
+        for (int k = 0; k < n && !s; k++)
+            if (strlen(specs[k].flag) == len && strncmp(specs[k].flag, arg, len) == 0) s = &specs[k];
+        if (!s) {
+            fprintf(stderr, "mytorch %s: unknown flag '%.*s' (see mytorch %s --help)\n", command, (int)len, arg, command);
+            return ARGS_ERROR;
+        }
+        s->seen = true;
+        if (s->kind == ARG_SWITCH) {
+            if (eq) {
+                fprintf(stderr, "mytorch %s: %s takes no value\n", command, s->flag);
+                return ARGS_ERROR;
+            }
+            *(bool *)s->dst = true;
+            continue;
+        }
+        const char *value = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!value) {
+            fprintf(stderr, "mytorch %s: %s needs a value (%s)\n", command, s->flag, s->metavar);
+            return ARGS_ERROR;
+        }
+        if (!set_value(command, s, value)) return ARGS_ERROR;
+    }
+    return ARGS_OK;
+}
+
+const arg_spec *args_find(const arg_spec *specs, int n, const char *flag) {
+    for (int k = 0; k < n; k++)
+        if (strcmp(specs[k].flag, flag) == 0) return &specs[k];
+    return NULL;
+}

@@ -1,0 +1,44 @@
+/* The mytorch command line: one function per command, and what they share. */
+#ifndef MT_TOOLS_CLI_H
+#define MT_TOOLS_CLI_H
+
+#include "mytorch/data.h"
+#include "mytorch/nn.h"
+
+#include <stdio.h>
+
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_models(int argc, char **argv);
+
+/* Seconds on a monotonic clock. */
+double now_seconds(void);
+
+typedef struct {
+    double loss;    /* mean cross-entropy */
+    double accuracy;
+    int64_t correct, total;
+    double seconds;
+} eval_result;
+
+/* Runs m in eval mode without grad over the whole loader (then restores its mode): mean
+ * cross-entropy and accuracy. Returns false if an op failed (the ctx error says why). */
+bool evaluate(mt_module *m, mt_ctx *ctx, mt_loader *loader, eval_result *out);
+
+/* A training progress display: a bar redrawn in place on a terminal, plain lines every
+ * `every` batches otherwise. */
+typedef struct {
+    bool tty;
+    int64_t total, every;
+    double start, last_draw;
+    int epoch, epochs;
+} progress;
+
+void progress_start(progress *p, int epoch, int epochs, int64_t total_batches);
+void progress_update(progress *p, int64_t batch, double loss, int64_t images);
+void progress_end(progress *p);
+
+/* Prints "mytorch: " + message to stderr (one line). */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

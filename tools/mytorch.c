@@ -1,0 +1,66 @@
+/* mytorch: train, evaluate and describe the report's MNIST models. */
+#include "cli.h"
+#include "kernels/cpu/blas.h"
+#include "mytorch/models.h"
+
+#include <string.h>
+
+#define MYTORCH_VERSION "0.1.0"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: mytorch COMMAND [flags]\n\n"
+            "commands:\n"
+            "  train     train a model on MNIST (mytorch train --model fcn)\n"
+            "  eval      evaluate a checkpoint on the MNIST test set\n"
+            "  models    list the models and their default recipes\n"
+            "  version   print the version and the BLAS in use\n\n"
+            "mytorch COMMAND --help describes each command's flags.\n");
+}
+
+int cmd_models(int argc, char **argv) {
+    if (argc > 2) {
+        if (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0) {
+            printf("usage: mytorch models\n\nLists every model with its parameters and default recipe.\n");
+            return 0;
+        }
+        fprintf(stderr, "mytorch models: unexpected argument '%s'\n", argv[2]);
+        return 2;
+    }
+    printf("%-8s %10s  %-7s %8s %9s %8s %6s %6s  %s\n", "model", "params", "optim", "lr", "momentum", "wd",
+           "batch", "epochs", "description");
+    for (int k = 0; k < mt_model_count; k++) {
+        const mt_model_info *m = &mt_models[k];
+        mt_rng rng;
+        mt_rng_seed(&rng, 0);
+        mt_module *built = m->build(&rng);
+        const mt_recipe *r = &m->recipe;
+        printf("%-8s %10lld  %-7s %8g %9g %8g %6lld %6d  %s\n", m->name,
+               built ? (long long)mt_module_num_params(built) : -1LL, mt_optim_name(r->optimizer), r->lr,
+               r->momentum, r->weight_decay, (long long)r->batch_size, r->epochs, m->description);
+        mt_module_free(built);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "train") == 0) return cmd_train(argc, argv);
+    if (strcmp(cmd, "eval") == 0) return cmd_eval(argc, argv);
+    if (strcmp(cmd, "models") == 0) return cmd_models(argc, argv);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("mytorch %s\nGEMM: %s\n", MYTORCH_VERSION, mt_blas_name());
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "mytorch: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,228 @@
+/* mytorch train: the report's recipe for a model, every value overridable; test loss and
+ * accuracy after each epoch; best and last checkpoints and metrics.jsonl in --out. */
+#include "args.h"
+#include "cli.h"
+#include "mytorch/checkpoint.h"
+#include "mytorch/models.h"
+#include "mytorch/ops.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* mkdir -p; false (errno set) when a component cannot be made. */
+static bool make_dirs(const char *path) {
+    char buf[4096];
+    if (strlen(path) >= sizeof buf) {
+        errno = ENAMETOOLONG;
+        return false;
+    }
+    strcpy(buf, path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return false;
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return false;
+    struct stat st;
+    if (stat(buf, &st) != 0) return false;
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return false;
+    }
+    return true;
+}
+
+typedef struct {
+    const char *model, *optimizer, *data, *out;
+    long epochs, batch_size, seed, threads;
+    double lr, momentum, weight_decay;
+} train_options;
+
+static bool save(const char *dir, const char *file, const mt_module *m, const train_options *o,
+                 const mt_recipe *r, int epoch, const eval_result *ev, mt_error *err) {
+    char path[4200], mean[32], std[32], config[512], ep[16], metrics[160];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    snprintf(mean, sizeof mean, "%g", (double)r->mean);
+    snprintf(std, sizeof std, "%g", (double)r->std);
+    snprintf(config, sizeof config,
+             "{\"optimizer\":\"%s\",\"lr\":%g,\"momentum\":%g,\"weight_decay\":%g,\"batch_size\":%ld,"
+             "\"epochs\":%ld,\"seed\":%ld}",
+             o->optimizer, o->lr, o->momentum, o->weight_decay, o->batch_size, o->epochs, o->seed);
+    snprintf(ep, sizeof ep, "%d", epoch);
+    snprintf(metrics, sizeof metrics, "{\"test_loss\":%.6f,\"test_accuracy\":%.6f}", ev->loss, ev->accuracy);
+    const char *keys[] = {"model", "normalize_mean", "normalize_std", "config", "epoch", "metrics", "format"};
+    const char *values[] = {o->model, mean, std, config, ep, metrics, "pt"};
+    return mt_checkpoint_save(m, path, keys, values, 7, err) == MT_OK;
+}
+
+int cmd_train(int argc, char **argv) {
+    const mt_model_info *info = mt_model_find("fcn");
+    train_options o = {.model = "fcn", .data = "data/mnist", .out = NULL, .seed = 0, .threads = 0};
+    arg_spec specs[] = {
+        {"--model", ARG_STR, &o.model, 0, 0, "NAME", "model to train (see mytorch models); default fcn", false},
+        {"--epochs", ARG_INT, &o.epochs, 1, 100000, "N", "passes over the training set (recipe default)", false},
+        {"--batch-size", ARG_INT, &o.batch_size, 1, 1 << 20, "N", "images per step (recipe default)", false},
+        {"--lr", ARG_REAL, &o.lr, 0, 1e6, "LR", "learning rate (recipe default)", false},
+        {"--momentum", ARG_REAL, &o.momentum, 0, 1e6, "M", "SGD momentum (recipe default)", false},
+        {"--weight-decay", ARG_REAL, &o.weight_decay, 0, 1e6, "WD", "weight decay (recipe default)", false},
+        {"--optimizer", ARG_STR, &o.optimizer, 0, 0, "NAME", "sgd, adam or adamw (recipe default)", false},
+        {"--seed", ARG_INT, &o.seed, 0, 4294967295.0, "N", "seed for initialisation and shuffling; default 0", false},
+        {"--threads", ARG_INT, &o.threads, 0, 1024, "N", "threads; default 0 = all cores", false},
+        {"--data", ARG_STR, &o.data, 0, 0, "DIR", "folder with the four MNIST files; default data/mnist", false},
+        {"--out", ARG_STR, &o.out, 0, 0, "DIR", "where checkpoints and metrics go; default runs/MODEL", false},
+    };
+    int n = (int)(sizeof specs / sizeof specs[0]);
+    /* The model's recipe supplies the defaults, so find --model first. */
+    args_result ar = args_parse("train", "Trains a model on MNIST with the report's recipe for it.",
+                                argc, argv, 2, specs, n);
+    if (ar == ARGS_HELP) return 0;
+    if (ar == ARGS_ERROR) return 2;
+    info = mt_model_find(o.model);
+    if (!info) {
+        fprintf(stderr, "mytorch train: unknown model '%s' (see mytorch models)\n", o.model);
+        return 2;
+    }
+    mt_recipe r = info->recipe;
+    if (!args_find(specs, n, "--epochs")->seen) o.epochs = r.epochs;
+    if (!args_find(specs, n, "--batch-size")->seen) o.batch_size = r.batch_size;
+    if (!args_find(specs, n, "--lr")->seen) o.lr = r.lr;
+    if (!args_find(specs, n, "--momentum")->seen) o.momentum = r.momentum;
+    if (!args_find(specs, n, "--weight-decay")->seen) o.weight_decay = r.weight_decay;
+    mt_optim_kind kind = r.optimizer;
+    if (o.optimizer && !mt_optim_parse(o.optimizer, &kind)) {
+        fprintf(stderr, "mytorch train: unknown optimizer '%s' (sgd, adam or adamw)\n", o.optimizer);
+        return 2;
+    }
+    o.optimizer = mt_optim_name(kind);
+    char default_out[256];
+    if (!o.out) {
+        snprintf(default_out, sizeof default_out, "runs/%s", o.model);
+        o.out = default_out;
+    }
+    mt_set_num_threads((int)o.threads);
+
+    int status = 1;
+    mt_error err = {0};
+    mt_dataset train = {0}, test = {0};
+    mt_loader train_loader = {0}, test_loader = {0};
+    mt_module *model = NULL;
+    mt_optimizer *opt = NULL;
+    mt_ctx *ctx = NULL;
+    FILE *metrics = NULL;
+    if (mt_mnist_load(o.data, true, &train, &err) != MT_OK || mt_mnist_load(o.data, false, &test, &err) != MT_OK ||
+        mt_loader_init(&train_loader, &train, o.batch_size, true, (uint64_t)o.seed + 1, r.mean, r.std, &err) != MT_OK ||
+        mt_loader_init(&test_loader, &test, 1000, false, 0, r.mean, r.std, &err) != MT_OK) {
+        cli_error("%s", err.msg);
+        goto done;
+    }
+    if (!make_dirs(o.out)) {
+        cli_error("cannot create output folder '%s': %s", o.out, strerror(errno));
+        goto done;
+    }
+    char metrics_path[4200];
+    snprintf(metrics_path, sizeof metrics_path, "%s/metrics.jsonl", o.out);
+    metrics = fopen(metrics_path, "w");
+    if (!metrics) {
+        cli_error("cannot write '%s': %s", metrics_path, strerror(errno));
+        goto done;
+    }
+    mt_rng rng;
+    mt_rng_seed(&rng, (uint64_t)o.seed);
+    model = info->build(&rng);
+    ctx = mt_ctx_new();
+    mt_state_dict params = model ? mt_module_named_parameters(model) : (mt_state_dict){0};
+    mt_tensor **ptrs = calloc((size_t)params.n + 1, sizeof *ptrs);
+    for (int k = 0; ptrs && k < params.n; k++) ptrs[k] = params.items[k].tensor;
+    mt_optim_config cfg = mt_optim_defaults(kind);
+    cfg.lr = o.lr;
+    cfg.weight_decay = o.weight_decay;
+    if (kind == MT_OPTIM_SGD) cfg.momentum = o.momentum;
+    if (model && ctx && ptrs) opt = mt_optimizer_new(ptrs, params.n, cfg, &err);
+    free(ptrs);
+    mt_state_dict_free(&params);
+    if (!opt) {
+        cli_error("%s", err.code ? err.msg : "out of memory building the model");
+        goto done;
+    }
+    printf("training %s (%lld parameters) on %lld images: %s lr %g momentum %g weight decay %g, batch %ld, %ld epochs, %d threads\n",
+           info->name, (long long)mt_module_num_params(model), (long long)train.n, o.optimizer, o.lr,
+           kind == MT_OPTIM_SGD ? o.momentum : 0.0, o.weight_decay, o.batch_size, o.epochs, mt_get_num_threads());
+    fflush(stdout);
+
+    double best_acc = -1.0;
+    int best_epoch = 0;
+    eval_result ev = {0};
+    for (int epoch = 1; epoch <= o.epochs; epoch++) {
+        progress bar;
+        progress_start(&bar, epoch, (int)o.epochs, mt_loader_num_batches(&train_loader));
+        mt_loader_start_epoch(&train_loader);
+        mt_module_train(model, true);
+        double t0 = now_seconds(), loss_sum = 0.0;
+        int64_t seen = 0, steps = 0, b;
+        mt_tensor *x;
+        int32_t *y;
+        mt_ctx_reset(ctx);
+        while ((b = mt_loader_next(&train_loader, ctx, &x, &y)) > 0) {
+            mt_tensor *loss = mt_cross_entropy(ctx, mt_module_forward(model, ctx, x), y);
+            if (!mt_backward(ctx, loss)) break;
+            mt_optimizer_step(opt);
+            mt_optimizer_zero_grad(opt);
+            loss_sum += (double)loss->data[0] * (double)b;
+            seen += b;
+            steps++;
+            progress_update(&bar, steps, loss_sum / (double)seen, seen);
+            mt_ctx_reset(ctx);
+        }
+        progress_end(&bar);
+        double train_seconds = now_seconds() - t0;
+        if (mt_ctx_failed(ctx) || b < 0) {
+            cli_error("training failed: %s", mt_ctx_error(ctx)->msg);
+            goto done;
+        }
+        if (!evaluate(model, ctx, &test_loader, &ev)) {
+            cli_error("evaluation failed: %s", mt_ctx_error(ctx)->msg);
+            goto done;
+        }
+        double train_loss = seen ? loss_sum / (double)seen : 0.0;
+        printf("epoch %d/%ld  train loss %.4f  test loss %.4f  test accuracy %.2f%%  (%.1f s, %.0f img/s)\n", epoch,
+               o.epochs, train_loss, ev.loss, 100.0 * ev.accuracy, train_seconds, (double)seen / train_seconds);
+        fflush(stdout);
+        fprintf(metrics,
+                "{\"epoch\":%d,\"train_loss\":%.6f,\"test_loss\":%.6f,\"test_accuracy\":%.6f,\"epoch_seconds\":%.4f,"
+                "\"train_images_per_s\":%.1f,\"eval_seconds\":%.4f,\"eval_images_per_s\":%.1f}\n",
+                epoch, train_loss, ev.loss, ev.accuracy, train_seconds, (double)seen / train_seconds, ev.seconds,
+                (double)ev.total / ev.seconds);
+        fflush(metrics);
+        if (!save(o.out, "last.safetensors", model, &o, &r, epoch, &ev, &err)) {
+            cli_error("%s", err.msg);
+            goto done;
+        }
+        if (ev.accuracy > best_acc) {
+            best_acc = ev.accuracy;
+            best_epoch = epoch;
+            if (!save(o.out, "best.safetensors", model, &o, &r, epoch, &ev, &err)) {
+                cli_error("%s", err.msg);
+                goto done;
+            }
+        }
+    }
+    printf("test accuracy %.2f%% (best %.2f%% at epoch %d); checkpoints and metrics.jsonl in %s/\n",
+           100.0 * ev.accuracy, 100.0 * best_acc, best_epoch, o.out);
+    status = 0;
+done:
+    if (metrics && fclose(metrics) != 0 && status == 0) {
+        cli_error("cannot finish writing metrics.jsonl in %s", o.out);
+        status = 1;
+    }
+    mt_optimizer_free(opt);
+    mt_module_free(model);
+    mt_ctx_free(ctx);
+    mt_loader_free(&train_loader);
+    mt_loader_free(&test_loader);
+    mt_dataset_free(&train);
+    mt_dataset_free(&test);
+    return status;
+}

@@ -1,6 +1,7 @@
-/* Runs the registered tests. Usage: mytorch_tests [--list] [SUBSTRING ...]
- * A test runs when its name or file contains any SUBSTRING (all tests when none).
- * Tests whose file name starts with "e2e_" run only when named explicitly. */
+/* Runs the registered tests. Usage: mytorch_tests [--all] [--list] [SUBSTRING ...]
+ * A test runs when its name or file contains any SUBSTRING (all unit tests when none).
+ * End-to-end tests (files e2e_*.c: real MNIST, seconds each) run with --all or when
+ * named. */
 #include "test.h"
 
 #include <stdarg.h>
@@ -51,7 +52,7 @@ const char *mt_test_data_dir(void) {
     return env ? env : MT_SOURCE_DIR "/data/mnist";
 }
 
-static bool selected(const test_case *t, int argc, char **argv) {
+static bool selected(const test_case *t, int argc, char **argv, bool all) {
     bool e2e = strstr(t->file, "e2e_") != NULL;
     bool any_filter = false;
     for (int i = 1; i < argc; i++) {
@@ -59,17 +60,23 @@ static bool selected(const test_case *t, int argc, char **argv) {
         any_filter = true;
         if (strstr(t->name, argv[i]) || strstr(t->file, argv[i])) return true;
     }
-    return !any_filter && !e2e;
+    return !any_filter && (all || !e2e);
 }
 
 int main(int argc, char **argv) {
-    bool list = false;
-    for (int i = 1; i < argc; i++)
+    bool list = false, all = false;
+    for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--list") == 0) list = true;
+        else if (strcmp(argv[i], "--all") == 0) all = true;
+        else if (argv[i][0] == '-') {
+            fprintf(stderr, "mytorch_tests: unknown flag '%s' (--all, --list, or name substrings)\n", argv[i]);
+            return 2;
+        }
+    }
     int passed = 0, failed = 0, skipped = 0;
     for (int i = 0; i < n_tests; i++) {
         const test_case *t = &tests[i];
-        if (!selected(t, argc, argv)) continue;
+        if (!selected(t, argc, argv, all)) continue;
         if (list) {
             printf("%s (%s)\n", t->name, t->file);
             continue;

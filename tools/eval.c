@@ -113,7 +113,11 @@ int cmd_eval(int argc, char **argv) {
         goto done;
     }
     if (mt_module_load_state_dict(model, &st, true, &err) != MT_OK) {
-        cli_error("%s: %s", checkpoint, err.msg);
+        const char *written_for = mt_safetensors_meta(&st, "model");
+        if (written_for && strcmp(written_for, info->name) != 0)
+            cli_error("%s is a '%s' checkpoint, not '%s': %s", checkpoint, written_for, info->name, err.msg);
+        else
+            cli_error("%s: %s", checkpoint, err.msg);
         goto done;
     }
     if (mt_mnist_load(data, false, &test, &err) != MT_OK ||

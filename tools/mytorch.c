@@ -60,7 +60,6 @@ int main(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
-    fprintf(stderr, "mytorch: unknown command '%s'\n", cmd);
-    usage(stderr);
+    fprintf(stderr, "mytorch: unknown command '%s' (see mytorch --help)\n", cmd);
     return 2;
 }

@@ -146,12 +146,12 @@ static bool read_escape(parser *ps, size_t end, unsigned char *d, size_t *n) {
         return true;
     }
     if (e != 'u') return fail_at(ps, at, "invalid escape '\\%c' in a string", e >= 0x20 && e < 0x7f ? e : '?');
-    uint32_t cp;
+    uint32_t cp = 0;
     if (!read_hex4(ps, at, end, &cp)) return false;
     ps->pos += 6;
     if (cp >= 0xDC00 && cp <= 0xDFFF) return fail_at(ps, at, "lone low surrogate in a \\u escape");
     if (cp >= 0xD800 && cp <= 0xDBFF) {
-        uint32_t lo;
+        uint32_t lo = 0;
         size_t at2 = ps->pos;
         if (at2 + 1 >= end || ps->p[at2] != '\\' || ps->p[at2 + 1] != 'u')
             return fail_at(ps, at, "high surrogate \\u%04X is not followed by a low one", (unsigned)cp);

@@ -297,7 +297,7 @@ static mt_status build(const reader *r, const mt_json *root, mt_safetensors *st,
             continue;
         }
         mt_st_tensor *t = &st->tensors[st->n_tensors];
-        uint64_t range[2];
+        uint64_t range[2] = {0, 0};
         mt_status s = parse_tensor(r, m, t, range);
         if (s != MT_OK) return s;
         t->name = strdup(m->key);
@@ -451,7 +451,7 @@ static mt_status check_args(const char *path, const mt_st_tensor *tensors, int n
     if (!path) return mt_error_set(err, MT_ERR_ARG, "mt_safetensors_write: path is NULL");
     if (n < 0 || n_meta < 0 || (n > 0 && !tensors) || (n_meta > 0 && (!keys || !values)))
         return mt_error_set(err, MT_ERR_ARG, "%s: bad tensor or metadata arrays (n=%d, n_meta=%d)", path, n, n_meta);
-    const char **names = malloc((size_t)(n ? n : 1) * sizeof *names);
+    const char **names = calloc((size_t)(n ? n : 1), sizeof *names);
     if (!names) return mt_error_set(err, MT_ERR_NOMEM, "%s: out of memory", path);
     for (int i = 0; i < n; i++) names[i] = tensors[i].name;
     mt_status s = check_names(path, names, n, "tensor", err);

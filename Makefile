@@ -1,0 +1,41 @@
+# The two commands of the README, and a few more. CMake does the real build; this file
+# only strings the steps together.
+BUILD ?= build
+CMAKE_FLAGS ?=
+MODEL ?= fcn
+EPOCHS ?=
+
+.PHONY: all deps data build run test test-sanitize bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+data:
+	@scripts/fetch-mnist.sh data/mnist
+
+build:
+	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j $$(nproc)
+
+# Installs what is missing, fetches MNIST, builds, trains the default model and prints
+# its test accuracy.
+run: deps data build
+	$(BUILD)/mytorch train --model $(MODEL) $(if $(EPOCHS),--epochs $(EPOCHS))
+
+# Builds and runs every test (unit, PyTorch parity, CLI, end to end on real MNIST).
+test: deps data build
+	$(BUILD)/mytorch_tests --all
+
+# The unit tests under AddressSanitizer and UndefinedBehaviorSanitizer.
+test-sanitize: deps
+	@cmake -S . -B $(BUILD)-sanitize -DCMAKE_BUILD_TYPE=Debug -DMT_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD)-sanitize -j $$(nproc)
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)-sanitize/mytorch_tests
+
+bench: deps data build
+	bench/run.sh
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-sanitize

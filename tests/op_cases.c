@@ -45,6 +45,26 @@ RUN(run_log_softmax1, mt_log_softmax(ctx, in[0], 1))
 RUN(run_cross_entropy, mt_cross_entropy(ctx, in[0], targets))
 RUN(run_cross_entropy_probs, mt_cross_entropy_probs(ctx, in[0], in[1]))
 RUN(run_mse, mt_mse_loss(ctx, in[0], in[1]))
+RUN(run_conv, mt_conv2d(ctx, in[0], in[1], in[2], (mt_conv2d_params){0}))
+RUN(run_conv_stride_pad, mt_conv2d(ctx, in[0], in[1], in[2], (mt_conv2d_params){.stride = {2, 2}, .padding = {1, 1}}))
+RUN(run_conv_dilation_nobias, mt_conv2d(ctx, in[0], in[1], NULL, (mt_conv2d_params){.dilation = {2, 2}, .padding = {2, 1}}))
+RUN(run_conv_groups, mt_conv2d(ctx, in[0], in[1], in[2], (mt_conv2d_params){.groups = 2, .padding = {1, 1}}))
+RUN(run_max_pool2, mt_max_pool2d(ctx, in[0], (mt_pool2d_params){.kernel = {2, 2}}))
+RUN(run_max_pool3_s1_p1, mt_max_pool2d(ctx, in[0], (mt_pool2d_params){.kernel = {3, 3}, .stride = {1, 1}, .padding = {1, 1}}))
+RUN(run_avg_pool2, mt_avg_pool2d(ctx, in[0], (mt_pool2d_params){.kernel = {2, 2}}))
+RUN(run_avg_pool3_s2_p1, mt_avg_pool2d(ctx, in[0], (mt_pool2d_params){.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}}))
+RUN(run_adaptive_1, mt_adaptive_avg_pool2d(ctx, in[0], 1, 1))
+RUN(run_adaptive_3, mt_adaptive_avg_pool2d(ctx, in[0], 3, 2))
+RUN(run_bn_train, mt_batch_norm(ctx, in[0], in[1], in[2], (mt_batch_norm_params){.training = true, .momentum = 0.1, .eps = 1e-5}))
+RUN(run_bn_eval, mt_batch_norm(ctx, in[0], in[1], in[2], (mt_batch_norm_params){.running_mean = in[3], .running_var = in[4], .momentum = 0.1, .eps = 1e-5}))
+
+/* Dropout draws its mask from the ctx RNG: reseed it so that every call (the finite
+ * differences rerun the op) sees the same mask. */
+static mt_tensor *run_dropout(mt_ctx *ctx, mt_tensor **in, const int32_t *targets) {
+    (void)targets;
+    mt_rng_seed(mt_ctx_rng(ctx), 42);
+    return mt_dropout(ctx, in[0], 0.3f, true);
+}
 
 
 const op_case op_cases[] = {
@@ -93,6 +113,20 @@ const op_case op_cases[] = {
     {"cross_entropy_large", "cross_entropy", 1, {2}, {{6, 5}}, -50, 50, false, false, run_cross_entropy},
     {"cross_entropy_probs", "cross_entropy_probs", 2, {2, 2}, {{4, 5}, {4, 5}}, 0.05f, 1, false, true, run_cross_entropy_probs},
     {"mse_loss", "mse_loss", 2, {2, 2}, {{3, 4}, {3, 4}}, -1, 1, false, false, run_mse},
+    {"conv2d", "conv2d", 3, {4, 4, 1}, {{2, 3, 6, 5}, {4, 3, 3, 2}, {4}}, -1, 1, false, false, run_conv},
+    {"conv2d_stride_pad", "conv2d", 3, {4, 4, 1}, {{2, 2, 7, 6}, {3, 2, 3, 3}, {3}}, -1, 1, false, false, run_conv_stride_pad},
+    {"conv2d_dilation_nobias", "conv2d", 2, {4, 4}, {{1, 2, 6, 6}, {2, 2, 3, 2}}, -1, 1, false, false, run_conv_dilation_nobias},
+    {"conv2d_groups", "conv2d", 3, {4, 4, 1}, {{2, 4, 5, 5}, {6, 2, 3, 3}, {6}}, -1, 1, false, false, run_conv_groups},
+    {"max_pool2d", "max_pool2d", 1, {4}, {{2, 3, 6, 5}}, -1, 1, false, false, run_max_pool2},
+    {"max_pool2d_k3s1p1", "max_pool2d", 1, {4}, {{2, 2, 5, 5}}, -1, 1, false, false, run_max_pool3_s1_p1},
+    {"avg_pool2d", "avg_pool2d", 1, {4}, {{2, 3, 6, 5}}, -1, 1, false, false, run_avg_pool2},
+    {"avg_pool2d_k3s2p1", "avg_pool2d", 1, {4}, {{2, 2, 7, 6}}, -1, 1, false, false, run_avg_pool3_s2_p1},
+    {"adaptive_avg_pool2d", "adaptive_avg_pool2d", 1, {4}, {{2, 3, 4, 5}}, -1, 1, false, false, run_adaptive_1},
+    {"adaptive_avg_pool2d_3x2", "adaptive_avg_pool2d", 1, {4}, {{2, 2, 7, 5}}, -1, 1, false, false, run_adaptive_3},
+    {"batch_norm_train", "batch_norm", 3, {4, 1, 1}, {{4, 3, 3, 2}, {3}, {3}}, -1, 1, false, false, run_bn_train},
+    {"batch_norm_train_2d", "batch_norm", 3, {2, 1, 1}, {{6, 4}, {4}, {4}}, -1, 1, false, false, run_bn_train},
+    {"batch_norm_eval", "batch_norm", 5, {4, 1, 1, 1, 1}, {{2, 3, 3, 2}, {3}, {3}, {3}, {3}}, 0.2f, 1, false, false, run_bn_eval},
+    {"dropout", "dropout", 1, {2}, {{8, 16}}, -1, 1, false, false, run_dropout},
 };
 
 const int op_case_count = sizeof op_cases / sizeof op_cases[0];

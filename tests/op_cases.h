@@ -10,12 +10,13 @@ typedef struct op_case {
     const char *name;         /* fixture key prefix */
     const char *op;           /* name in mt_op_table */
     int n_in;
-    int ndim[3];
-    int64_t shape[3][4];
+    int ndim[5];
+    int64_t shape[5][4];
     float lo, hi;             /* inputs are drawn uniform in [lo, hi] ... */
     bool away_from_zero;      /* ... with |x| >= 0.1 (kinks of relu) */
     bool no_grad_in1;         /* the second input is a constant (probability targets) */
-    /* Calls the op on in[0..n_in); targets (class indices) where the op needs them. */
+    /* Calls the op on in[0..n_in); targets (class indices) where the op needs them.
+     * Inputs 3 and 4 (running statistics) never require grad. */
     mt_tensor *(*run)(mt_ctx *ctx, mt_tensor **in, const int32_t *targets);
 } op_case;
 

@@ -22,7 +22,17 @@ static void fill_inputs(const op_case *c, mt_tensor **in, mt_rng *rng) {
             if (c->away_from_zero && fabsf(v) < 0.1f) v = v < 0 ? -0.1f - fabsf(v) : 0.1f + v;
             in[k]->data[i] = v;
         }
-        in[k]->requires_grad = !(k == 1 && c->no_grad_in1);
+        in[k]->requires_grad = k < 3 && !(k == 1 && c->no_grad_in1);
+    }
+    /* Max pooling is not differentiable at ties: give it distinct values, spaced well
+     * beyond the finite-difference step, in random order. */
+    if (strcmp(c->op, "max_pool2d") == 0) {
+        int64_t n = in[0]->numel;
+        int32_t *order = malloc((size_t)n * sizeof *order);
+        for (int64_t i = 0; i < n; i++) order[i] = (int32_t)i;
+        mt_rng_shuffle(rng, order, n);
+        for (int64_t i = 0; i < n; i++) in[0]->data[i] = -1.0f + 2.0f * (float)order[i] / (float)n;
+        free(order);
     }
 }
 
@@ -30,7 +40,7 @@ static void fill_inputs(const op_case *c, mt_tensor **in, mt_rng *rng) {
 static int check_case(const op_case *c) {
     mt_rng rng;
     mt_rng_seed(&rng, 1234);
-    mt_tensor *in[3] = {0};
+    mt_tensor *in[5] = {0};
     fill_inputs(c, in, &rng);
     int32_t targets[16];
     for (int n = 0; n < 16; n++) targets[n] = (int32_t)mt_rng_below(&rng, 5);

@@ -15,12 +15,12 @@
 
 /* Runs one op case on the fixture's inputs; compares output and input gradients. */
 static bool check_op_case(const op_case *c, const mt_safetensors *st) {
-    mt_tensor *in[3] = {0};
+    mt_tensor *in[5] = {0};
     bool ok = true;
     for (int k = 0; k < c->n_in; k++) {
         in[k] = fixture_tensor(fixture_get(st, "%s.in%d", c->name, k));
         if (!in[k]) ok = false;
-        else in[k]->requires_grad = !(k == 1 && c->no_grad_in1);
+        else in[k]->requires_grad = k < 3 && !(k == 1 && c->no_grad_in1);
     }
     int32_t targets[64] = {0};
     char key[128];
@@ -52,6 +52,35 @@ static bool check_op_case(const op_case *c, const mt_safetensors *st) {
     return ok;
 }
 
+/* Dropout's mask comes from our RNG, not PyTorch's, so it is checked by its definition:
+ * each output is 0 or x/(1-p), the gradient follows the same mask, about p are dropped,
+ * and evaluation mode is the identity. */
+static void check_dropout_semantics(void) {
+    const float p = 0.3f;
+    mt_ctx *ctx = mt_ctx_new();
+    mt_tensor *x = mt_tensor_new(1, (int64_t[]){20000}, NULL);
+    for (int64_t i = 0; i < x->numel; i++) x->data[i] = 0.5f + (float)(i % 7);
+    x->requires_grad = true;
+    mt_tensor *y = mt_dropout(ctx, x, p, true);
+    REQUIRE(y && y != x);
+    REQUIRE(mt_backward(ctx, mt_sum(ctx, y)));
+    int64_t dropped = 0, bad = 0;
+    for (int64_t i = 0; i < x->numel; i++) {
+        float kept = x->data[i] / (1.0f - p);
+        if (y->data[i] == 0.0f) {
+            dropped++;
+            bad += x->grad[i] != 0.0f;
+        } else {
+            bad += fabsf(y->data[i] - kept) > 1e-6f * kept || fabsf(x->grad[i] - 1.0f / (1.0f - p)) > 1e-6f;
+        }
+    }
+    CHECK(bad == 0);
+    CHECK_NEAR((double)dropped / (double)x->numel, p, 0.02);
+    CHECK(mt_dropout(ctx, x, p, false) == x);
+    mt_ctx_free(ctx);
+    mt_tensor_free(x);
+}
+
 MT_TEST(parity_every_op_matches_pytorch) {
     mt_safetensors st = {0};
     REQUIRE(fixture_open("ops.safetensors", &st));
@@ -60,7 +89,8 @@ MT_TEST(parity_every_op_matches_pytorch) {
         for (int k = 0; k < op_case_count; k++) {
             if (strcmp(op_cases[k].op, mt_op_table[op].name) != 0) continue;
             covered++;
-            check_op_case(&op_cases[k], &st);
+            if (strcmp(op_cases[k].op, "dropout") == 0) check_dropout_semantics();
+            else check_op_case(&op_cases[k], &st);
         }
         CHECK_MSG(covered > 0, "op '%s' has no PyTorch parity case", mt_op_table[op].name);
     }

@@ -13,6 +13,8 @@ int cmd_models(int argc, char **argv);
 
 /* Seconds on a monotonic clock. */
 double now_seconds(void);
+/* Peak resident memory of this process so far, in MiB. */
+double peak_rss_mb(void);
 
 typedef struct {
     double loss;    /* mean cross-entropy */

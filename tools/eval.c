@@ -132,9 +132,9 @@ int cmd_eval(int argc, char **argv) {
     }
     if (json)
         printf("{\"model\":\"%s\",\"test_loss\":%.6f,\"test_accuracy\":%.6f,\"correct\":%lld,\"total\":%lld,"
-               "\"seconds\":%.4f,\"images_per_s\":%.1f}\n",
+               "\"seconds\":%.4f,\"images_per_s\":%.1f,\"peak_rss_mb\":%.1f}\n",
                info->name, ev.loss, ev.accuracy, (long long)ev.correct, (long long)ev.total, ev.seconds,
-               (double)ev.total / ev.seconds);
+               (double)ev.total / ev.seconds, peak_rss_mb());
     else
         printf("%s on %lld test images: loss %.4f  accuracy %.2f%% (%lld/%lld)  %.0f images/s\n", info->name,
                (long long)ev.total, ev.loss, 100.0 * ev.accuracy, (long long)ev.correct, (long long)ev.total,

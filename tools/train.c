@@ -192,9 +192,9 @@ int cmd_train(int argc, char **argv) {
         fflush(stdout);
         fprintf(metrics,
                 "{\"epoch\":%d,\"train_loss\":%.6f,\"test_loss\":%.6f,\"test_accuracy\":%.6f,\"epoch_seconds\":%.4f,"
-                "\"train_images_per_s\":%.1f,\"eval_seconds\":%.4f,\"eval_images_per_s\":%.1f}\n",
+                "\"train_images_per_s\":%.1f,\"eval_seconds\":%.4f,\"eval_images_per_s\":%.1f,\"peak_rss_mb\":%.1f}\n",
                 epoch, train_loss, ev.loss, ev.accuracy, train_seconds, (double)seen / train_seconds, ev.seconds,
-                (double)ev.total / ev.seconds);
+                (double)ev.total / ev.seconds, peak_rss_mb());
         fflush(metrics);
         if (!save(o.out, "last.safetensors", model, &o, &r, epoch, &ev, &err)) {
             cli_error("%s", err.msg);

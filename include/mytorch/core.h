@@ -116,7 +116,7 @@ bool mt_backward(mt_ctx *ctx, mt_tensor *loss);
 /* ---- RNG: seeded, reproducible ------------------------------------------------------ */
 
 /* PCG32 with a 64-bit state. Same seed, same stream on every machine. */
-typedef struct {
+typedef struct mt_rng {
     uint64_t state;
     uint64_t inc;
 } mt_rng;
@@ -133,6 +133,9 @@ float mt_rng_normal(mt_rng *rng);
 void mt_rng_fill_uniform(mt_rng *rng, mt_tensor *t, float lo, float hi);
 /* Shuffles idx[0..n) in place (Fisher-Yates). */
 void mt_rng_shuffle(mt_rng *rng, int32_t *idx, int64_t n);
+/* The step context's own RNG (dropout masks): seeded with 0 by mt_ctx_new(); reseed it
+ * with mt_rng_seed(mt_ctx_rng(ctx), seed). mt_ctx_reset() leaves it alone. */
+mt_rng *mt_ctx_rng(mt_ctx *ctx);
 
 /* ---- threads --------------------------------------------------------------------- */
 

@@ -65,6 +65,39 @@ mt_tensor *mt_cross_entropy_probs(mt_ctx *ctx, mt_tensor *logits, mt_tensor *pro
 /* F.mse_loss, mean reduction; a and b have the same shape. */
 mt_tensor *mt_mse_loss(mt_ctx *ctx, mt_tensor *a, mt_tensor *b);
 
+/* ---- convolution, pooling, normalisation, dropout (NCHW) ---------------------------------- */
+/* Zero fields mean PyTorch's defaults: stride 1, padding 0, dilation 1, groups 1. */
+typedef struct {
+    int stride[2], padding[2], dilation[2], groups;
+} mt_conv2d_params;
+/* F.conv2d: x (N, C, H, W), weight (O, C/groups, KH, KW), bias (O) or NULL. */
+mt_tensor *mt_conv2d(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bias, mt_conv2d_params p);
+
+/* kernel is required; a zero stride means stride = kernel (PyTorch's default). */
+typedef struct {
+    int kernel[2], stride[2], padding[2];
+} mt_pool2d_params;
+/* F.max_pool2d (padding counts as -inf; the gradient goes to the arg-max). */
+mt_tensor *mt_max_pool2d(mt_ctx *ctx, mt_tensor *x, mt_pool2d_params p);
+/* F.avg_pool2d with count_include_pad=True. */
+mt_tensor *mt_avg_pool2d(mt_ctx *ctx, mt_tensor *x, mt_pool2d_params p);
+/* F.adaptive_avg_pool2d to (out_h, out_w); (1, 1) is global average pooling. */
+mt_tensor *mt_adaptive_avg_pool2d(mt_ctx *ctx, mt_tensor *x, int64_t out_h, int64_t out_w);
+
+typedef struct {
+    mt_tensor *running_mean, *running_var; /* (C) each; updated in training when given */
+    bool training;
+    double momentum;                       /* PyTorch: 0.1 */
+    double eps;                            /* PyTorch: 1e-5 */
+} mt_batch_norm_params;
+/* F.batch_norm over dim 1 of (N, C), (N, C, L) or (N, C, H, W); weight and bias (C) may
+ * be NULL. Training uses batch statistics, evaluation the running ones. */
+mt_tensor *mt_batch_norm(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bias, mt_batch_norm_params p);
+
+/* F.dropout: in training zeroes each element with probability p (drawn from the ctx's
+ * RNG) and scales the rest by 1/(1-p); otherwise returns x itself. */
+mt_tensor *mt_dropout(mt_ctx *ctx, mt_tensor *x, float p, bool training);
+
 /* ---- the op table ------------------------------------------------------------------------ */
 struct mt_node;
 typedef void (*mt_backward_fn)(mt_ctx *ctx, struct mt_node *node);

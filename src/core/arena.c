@@ -37,6 +37,7 @@ mt_ctx *mt_ctx_new(void) {
     mt_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return NULL;
     ctx->grad_enabled = true;
+    mt_rng_seed(&ctx->rng, 0);
     return ctx;
 }
 
@@ -63,6 +64,8 @@ void mt_ctx_reset(mt_ctx *ctx) {
 }
 
 mt_error *mt_ctx_error(mt_ctx *ctx) { return &ctx->error; }
+
+mt_rng *mt_ctx_rng(mt_ctx *ctx) { return &ctx->rng; }
 
 bool mt_ctx_failed(const mt_ctx *ctx) { return ctx->error.code != MT_OK; }
 

@@ -31,6 +31,7 @@ struct mt_ctx {
     mt_node **tape;        /* heap array of arena nodes, in execution order */
     int64_t tape_len, tape_cap;
     bool grad_enabled;
+    mt_rng rng;
     mt_error error;
 };
 

@@ -18,6 +18,8 @@ enum {
     MT_OP_RESHAPE, MT_OP_VIEW, MT_OP_FLATTEN,
     MT_OP_SOFTMAX, MT_OP_LOG_SOFTMAX,
     MT_OP_CROSS_ENTROPY, MT_OP_CROSS_ENTROPY_PROBS, MT_OP_MSE_LOSS,
+    MT_OP_CONV2D, MT_OP_MAX_POOL2D, MT_OP_AVG_POOL2D, MT_OP_ADAPTIVE_AVG_POOL2D,
+    MT_OP_BATCH_NORM, MT_OP_DROPOUT,
     MT_OP_COUNT
 };
 
@@ -32,6 +34,10 @@ void mt_log_softmax_backward(mt_ctx *ctx, mt_node *node);
 void mt_cross_entropy_backward(mt_ctx *ctx, mt_node *node);
 void mt_cross_entropy_probs_backward(mt_ctx *ctx, mt_node *node);
 void mt_mse_loss_backward(mt_ctx *ctx, mt_node *node);
+void mt_conv2d_backward(mt_ctx *ctx, mt_node *node);
+void mt_pool2d_backward(mt_ctx *ctx, mt_node *node);
+void mt_batch_norm_backward(mt_ctx *ctx, mt_node *node);
+void mt_dropout_backward(mt_ctx *ctx, mt_node *node);
 
 /* Returns true when every input is non-NULL and the ctx holds no error. */
 bool mt_inputs_ok(mt_ctx *ctx, mt_tensor *const *in, int n);

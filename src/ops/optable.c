@@ -39,6 +39,12 @@ const mt_op_info mt_op_table[] = {
     OP(MT_OP_CROSS_ENTROPY, "cross_entropy", mt_cross_entropy, mt_cross_entropy_backward),
     OP(MT_OP_CROSS_ENTROPY_PROBS, "cross_entropy_probs", mt_cross_entropy_probs, mt_cross_entropy_probs_backward),
     OP(MT_OP_MSE_LOSS, "mse_loss", mt_mse_loss, mt_mse_loss_backward),
+    OP(MT_OP_CONV2D, "conv2d", mt_conv2d, mt_conv2d_backward),
+    OP(MT_OP_MAX_POOL2D, "max_pool2d", mt_max_pool2d, mt_pool2d_backward),
+    OP(MT_OP_AVG_POOL2D, "avg_pool2d", mt_avg_pool2d, mt_pool2d_backward),
+    OP(MT_OP_ADAPTIVE_AVG_POOL2D, "adaptive_avg_pool2d", mt_adaptive_avg_pool2d, mt_pool2d_backward),
+    OP(MT_OP_BATCH_NORM, "batch_norm", mt_batch_norm, mt_batch_norm_backward),
+    OP(MT_OP_DROPOUT, "dropout", mt_dropout, mt_dropout_backward),
 };
 
 const int mt_op_count = MT_OP_COUNT;

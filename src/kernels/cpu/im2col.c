@@ -1,0 +1,66 @@
+/* im2col and its adjoint. Rows are independent (one input channel and kernel offset
+ * each), so both parallelise over rows without races in im2col; col2im parallelises over
+ * channels, whose rows write disjoint planes of dx. */
+#include "kernels/cpu/im2col.h"
+
+int64_t mt_window_out(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d) {
+    int64_t span = in + 2 * p - d * (k - 1) - 1;
+    return span < 0 ? 0 : span / s + 1;
+}
+
+void mt_k_im2col(const mt_window *g, const float *x, float *col) {
+    const int64_t rows = g->C * g->KH * g->KW, cols = g->N * g->OH * g->OW;
+#pragma omp parallel for schedule(static) if (rows * cols > (1 << 16))
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t c = r / (g->KH * g->KW), i = (r / g->KW) % g->KH, j = r % g->KW;
+        float *dst = col + r * cols;
+        for (int64_t n = 0; n < g->N; n++) {
+            const float *plane = x + (n * g->C + c) * g->H * g->W;
+            for (int64_t oh = 0; oh < g->OH; oh++) {
+                int64_t h = oh * g->SH - g->PH + i * g->DH;
+                float *out = dst + (n * g->OH + oh) * g->OW;
+                if (h < 0 || h >= g->H) {
+                    for (int64_t ow = 0; ow < g->OW; ow++) out[ow] = 0.0f;
+                    continue;
+                }
+                const float *row = plane + h * g->W;
+                int64_t w0 = j * g->DW - g->PW;
+                if (g->SW == 1) {
+                    for (int64_t ow = 0; ow < g->OW; ow++) {
+                        int64_t w = w0 + ow;
+                        out[ow] = w >= 0 && w < g->W ? row[w] : 0.0f;
+                    }
+                } else {
+                    for (int64_t ow = 0; ow < g->OW; ow++) {
+                        int64_t w = w0 + ow * g->SW;
+                        out[ow] = w >= 0 && w < g->W ? row[w] : 0.0f;
+                    }
+                }
+            }
+        }
+    }
+}
+
+void mt_k_col2im(const mt_window *g, const float *dcol, float *dx) {
+    const int64_t cols = g->N * g->OH * g->OW;
+#pragma omp parallel for schedule(static) if (g->C * g->KH * g->KW * cols > (1 << 16))
+    for (int64_t c = 0; c < g->C; c++)
+        for (int64_t i = 0; i < g->KH; i++)
+            for (int64_t j = 0; j < g->KW; j++) {
+                const float *src = dcol + ((c * g->KH + i) * g->KW + j) * cols;
+                for (int64_t n = 0; n < g->N; n++) {
+                    float *plane = dx + (n * g->C + c) * g->H * g->W;
+                    for (int64_t oh = 0; oh < g->OH; oh++) {
+                        int64_t h = oh * g->SH - g->PH + i * g->DH;
+                        if (h < 0 || h >= g->H) continue;
+                        const float *in = src + (n * g->OH + oh) * g->OW;
+                        float *row = plane + h * g->W;
+                        int64_t w0 = j * g->DW - g->PW;
+                        for (int64_t ow = 0; ow < g->OW; ow++) {
+                            int64_t w = w0 + ow * g->SW;
+                            if (w >= 0 && w < g->W) row[w] += in[ow];
+                        }
+                    }
+                }
+            }
+}

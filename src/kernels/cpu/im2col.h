@@ -1,0 +1,26 @@
+/* im2col / col2im for 2-D convolution, on raw buffers. */
+#ifndef MT_KERNELS_CPU_IM2COL_H
+#define MT_KERNELS_CPU_IM2COL_H
+
+#include <stdint.h>
+
+/* Geometry of a 2-D convolution or pooling window. */
+typedef struct {
+    int64_t N, C, H, W;    /* input */
+    int64_t KH, KW;        /* window */
+    int64_t SH, SW;        /* stride */
+    int64_t PH, PW;        /* zero padding */
+    int64_t DH, DW;        /* dilation */
+    int64_t OH, OW;        /* output */
+} mt_window;
+
+/* Output size of a window sweep: floor((in + 2p - d(k-1) - 1) / s) + 1, or <= 0 if none. */
+int64_t mt_window_out(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d);
+
+/* x (N, C, H, W) -> col (C*KH*KW, N*OH*OW): row (c, i, j), column (n, oh, ow) holds
+ * x[n, c, oh*SH - PH + i*DH, ow*SW - PW + j*DW], or 0 in the padding. */
+void mt_k_im2col(const mt_window *g, const float *x, float *col);
+/* The adjoint: dx (N, C, H, W) += col2im(dcol). */
+void mt_k_col2im(const mt_window *g, const float *dcol, float *dx);
+
+#endif

@@ -1,0 +1,19 @@
+/* Pooling kernels over (N*C) planes, on raw buffers. */
+#ifndef MT_KERNELS_CPU_POOL_H
+#define MT_KERNELS_CPU_POOL_H
+
+#include "kernels/cpu/im2col.h"
+
+/* Max over each window (padding counts as -inf); argmax[k] = flat index in the input
+ * plane of the maximum (first one on ties, as PyTorch). */
+void mt_k_max_pool2d(const mt_window *g, const float *x, float *y, int32_t *argmax);
+/* dx[plane][argmax] += dy. */
+void mt_k_max_pool2d_backward(const mt_window *g, const int32_t *argmax, const float *dy, float *dx);
+/* Mean over each window; the divisor is KH*KW, padding included (count_include_pad). */
+void mt_k_avg_pool2d(const mt_window *g, const float *x, float *y);
+void mt_k_avg_pool2d_backward(const mt_window *g, const float *dy, float *dx);
+/* adaptive_avg_pool2d to (OH, OW): window i spans [floor(i*H/OH), ceil((i+1)*H/OH)). */
+void mt_k_adaptive_avg_pool2d(const mt_window *g, const float *x, float *y);
+void mt_k_adaptive_avg_pool2d_backward(const mt_window *g, const float *dy, float *dx);
+
+#endif

@@ -1,0 +1,113 @@
+/* conv2d as im2col + GEMM over the whole batch: x (N,C,H,W), weight (O, C/g, KH, KW),
+ * bias (O) or NULL -> out (N, O, OH, OW). One GEMM per group multiplies the weight
+ * (O/g, C/g*KH*KW) by the column matrix (C/g*KH*KW, N*OH*OW); the columns are kept for
+ * the weight gradient. */
+#include "kernels/cpu/blas.h"
+#include "kernels/cpu/im2col.h"
+#include "ops/internal.h"
+
+#include <string.h>
+
+typedef struct {
+    mt_window g;
+    int64_t groups;
+    float *col; /* (C*KH*KW, N*OH*OW), arena */
+} conv_saved;
+
+static int64_t or_default(int v, int64_t def) { return v ? v : def; }
+
+/* Checks shapes and fills the window; NULL (ctx error) when they do not fit. */
+static bool conv_plan(mt_ctx *ctx, const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
+                      mt_conv2d_params p, mt_window *g, int64_t *groups) {
+    char sx[96], sw[96];
+    *groups = or_default(p.groups, 1);
+    if (x->ndim != 4 || w->ndim != 4)
+        return mt_op_error(ctx, "conv2d", "input must be (N, C, H, W) and weight (O, C/groups, KH, KW); got %s and %s",
+                           mt_shape_str(x, sx, sizeof sx), mt_shape_str(w, sw, sizeof sw)) != NULL;
+    int64_t C = x->shape[1], O = w->shape[0];
+    if (*groups < 1 || C % *groups || O % *groups || w->shape[1] * *groups != C)
+        return mt_op_error(ctx, "conv2d", "input %s and weight %s do not match with groups=%lld",
+                           mt_shape_str(x, sx, sizeof sx), mt_shape_str(w, sw, sizeof sw), (long long)*groups) != NULL;
+    if (b && (b->ndim != 1 || b->shape[0] != O))
+        return mt_op_error(ctx, "conv2d", "bias %s does not match %lld output channels",
+                           mt_shape_str(b, sx, sizeof sx), (long long)O) != NULL;
+    *g = (mt_window){.N = x->shape[0], .C = C, .H = x->shape[2], .W = x->shape[3],
+                     .KH = w->shape[2], .KW = w->shape[3],
+                     .SH = or_default(p.stride[0], 1), .SW = or_default(p.stride[1], 1),
+                     .PH = p.padding[0], .PW = p.padding[1],
+                     .DH = or_default(p.dilation[0], 1), .DW = or_default(p.dilation[1], 1)};
+    if (g->SH < 1 || g->SW < 1 || g->PH < 0 || g->PW < 0 || g->DH < 1 || g->DW < 1)
+        return mt_op_error(ctx, "conv2d", "stride and dilation must be >= 1 and padding >= 0") != NULL;
+    g->OH = mt_window_out(g->H, g->KH, g->SH, g->PH, g->DH);
+    g->OW = mt_window_out(g->W, g->KW, g->SW, g->PW, g->DW);
+    if (g->OH < 1 || g->OW < 1)
+        return mt_op_error(ctx, "conv2d", "kernel %lldx%lld does not fit input %s with this padding",
+                           (long long)g->KH, (long long)g->KW, mt_shape_str(x, sx, sizeof sx)) != NULL;
+    return true;
+}
+
+mt_tensor *mt_conv2d(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bias, mt_conv2d_params p) {
+    mt_tensor *in[3] = {x, weight, bias};
+    if (!mt_inputs_ok(ctx, in, bias ? 3 : 2)) return NULL;
+    mt_window g;
+    int64_t groups;
+    if (!conv_plan(ctx, x, weight, bias, p, &g, &groups)) return NULL;
+    const int64_t O = weight->shape[0], P = g.OH * g.OW, NP = g.N * P;
+    const int64_t K = g.C / groups * g.KH * g.KW, Og = O / groups;
+    mt_tensor *out = mt_tensor_empty(ctx, 4, (int64_t[]){g.N, O, g.OH, g.OW});
+    float *col = mt_ctx_alloc(ctx, (size_t)(g.C * g.KH * g.KW * NP) * sizeof(float));
+    float *tmp = mt_ctx_alloc(ctx, (size_t)(O * NP) * sizeof(float));
+    conv_saved *saved = mt_ctx_alloc(ctx, sizeof *saved);
+    if (!out || !col || !tmp || !saved) return NULL;
+    mt_k_im2col(&g, x->data, col);
+    for (int64_t gi = 0; gi < groups; gi++)
+        mt_sgemm(false, false, Og, NP, K, 1.0f, weight->data + gi * Og * K, K, col + gi * K * NP, NP, 0.0f,
+                 tmp + gi * Og * NP, NP);
+    /* (O, N*P) -> (N, O, P), adding the bias on the way. */
+#pragma omp parallel for collapse(2) if (O * NP > (1 << 16))
+    for (int64_t n = 0; n < g.N; n++)
+        for (int64_t o = 0; o < O; o++) {
+            const float *src = tmp + o * NP + n * P;
+            float *dst = out->data + (n * O + o) * P;
+            float bo = bias ? bias->data[o] : 0.0f;
+            for (int64_t k = 0; k < P; k++) dst[k] = src[k] + bo;
+        }
+    *saved = (conv_saved){g, groups, col};
+    mt_node *node = mt_record(ctx, MT_OP_CONV2D, out, in, bias ? 3 : 2);
+    if (node) node->saved = saved;
+    return out;
+}
+
+void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
+    mt_tensor *x = node->in[0], *w = node->in[1], *b = node->n_in > 2 ? node->in[2] : NULL;
+    const conv_saved *s = node->saved;
+    const mt_window *g = &s->g;
+    const int64_t O = w->shape[0], P = g->OH * g->OW, NP = g->N * P;
+    const int64_t K = g->C / s->groups * g->KH * g->KW, Og = O / s->groups;
+    /* The output gradient as (O, N*P), the layout the GEMMs want. */
+    float *gt = mt_ctx_alloc(ctx, (size_t)(O * NP) * sizeof(float));
+    if (!gt) return;
+    const float *gout = node->out->grad;
+#pragma omp parallel for collapse(2) if (O * NP > (1 << 16))
+    for (int64_t o = 0; o < O; o++)
+        for (int64_t n = 0; n < g->N; n++)
+            memcpy(gt + o * NP + n * P, gout + (n * O + o) * P, (size_t)P * sizeof(float));
+    if (b && b->requires_grad && mt_tensor_ensure_grad(ctx, b))
+        for (int64_t o = 0; o < O; o++) {
+            double sum = 0.0;
+            for (int64_t k = 0; k < NP; k++) sum += gt[o * NP + k];
+            b->grad[o] += (float)sum;
+        }
+    if (w->requires_grad && mt_tensor_ensure_grad(ctx, w))
+        for (int64_t gi = 0; gi < s->groups; gi++) /* dW = dOut @ col^T */
+            mt_sgemm(false, true, Og, K, NP, 1.0f, gt + gi * Og * NP, NP, s->col + gi * K * NP, NP, 1.0f,
+                     w->grad + gi * Og * K, K);
+    if (x->requires_grad && mt_tensor_ensure_grad(ctx, x)) {
+        float *dcol = mt_ctx_alloc(ctx, (size_t)(g->C * g->KH * g->KW * NP) * sizeof(float));
+        if (!dcol) return;
+        for (int64_t gi = 0; gi < s->groups; gi++) /* dcol = W^T @ dOut */
+            mt_sgemm(true, false, K, NP, Og, 1.0f, w->data + gi * Og * K, K, gt + gi * Og * NP, NP, 0.0f,
+                     dcol + gi * K * NP, NP);
+        mt_k_col2im(g, dcol, x->grad);
+    }
+}

@@ -130,7 +130,7 @@ col() { awk -v c="$2" '{print $c}' "$1" | median; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{if (a=="n/a" || b=="n/a" || b+0==0) print "n/a"; else printf "%.2fx", a/b}'; }
 fmt() { awk -v x="$1" -v f="$2" 'BEGIN{if (x=="n/a") print x; else printf f, x}'; }
 pct() { awk -v x="$1" 'BEGIN{if (x=="n/a") print x; else printf "%.2f%%", 100*x}'; }
-range() { sort -g -k"$2,$2" "$1" | awk -v c="$2" 'NR==1{lo=$c} {hi=$c} END{printf "%s-%s", lo, hi}'; }
+runs() { awk -v c="$2" '{printf "%s%s", NR > 1 ? " " : "", $c}' "$1"; }
 TABLE="| model | batch | mytorch s/epoch | PyTorch s/epoch | speed-up | mytorch infer img/s | PyTorch infer img/s | ratio | mytorch RSS MB | PyTorch RSS MB | ratio | accuracy mytorch / PyTorch |
 |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 NOTES=
@@ -143,8 +143,8 @@ for m in "${MODEL_ARR[@]}"; do
     fi
     TABLE+="
 | $m | ${BATCH[$m]} | $(fmt "$mt_s" %.3f) | $(fmt "$pt_s" %.3f) | $(ratio "$pt_s" "$mt_s") | $(fmt "$mt_i" %.0f) | $(fmt "$pt_i" %.0f) | $(ratio "$mt_i" "$pt_i") | $(fmt "$mt_r" %.1f) | $(fmt "$pt_r" %.1f) | $(ratio "$pt_r" "$mt_r") | $(pct "$mt_a") / $(pct "$pt_a") |"
-    NOTES+="- $m: mytorch s/epoch range $(range "$TMP/$m.mt" 1), infer img/s range $(range "$TMP/$m.mt" 2); in-training test pass (metrics.jsonl eval_images_per_s) median $(fmt "$mt_ti" %.0f) img/s"
-    ((HAVE_PT)) && NOTES+="; PyTorch s/epoch range $(range "$TMP/$m.pt" 1), infer img/s range $(range "$TMP/$m.pt" 2)"
+    NOTES+="- $m, every run: mytorch s/epoch [$(runs "$TMP/$m.mt" 1)], infer img/s [$(runs "$TMP/$m.mt" 2)]; in-training test pass (metrics.jsonl eval_images_per_s) median $(fmt "$mt_ti" %.0f) img/s"
+    ((HAVE_PT)) && NOTES+="; PyTorch s/epoch [$(runs "$TMP/$m.pt" 1)], infer img/s [$(runs "$TMP/$m.pt" 2)]"
     NOTES+=$'\n'
 done
 
@@ -183,7 +183,7 @@ mkdir -p "$(dirname "$OUT")"
     echo "- mytorch: $MT_VERSION"
     echo "- PyTorch: $( ((HAVE_PT)) && echo "torch $PT_VERSION via $PY; BLAS: $PT_BLAS; OpenBLAS core $PT_CORENAME (OPENBLAS_CORETYPE=${PT_CORE:-unset})" || echo "not found")"
     echo "- OpenBLAS packages: ${OPENBLAS_PKG:-unknown}; libblas.so.3 alternative -> $LIBBLAS"
-    echo "- Environment for both: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (PyTorch then gets the core above), OMP_NUM_THREADS=$THREADS, --threads $THREADS"
+    echo "- Environment for both: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (PyTorch then gets the core above), OMP_NUM_THREADS=$THREADS, --threads $THREADS, OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset}"
     echo
     echo "## Results"
     echo

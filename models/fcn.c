@@ -1,6 +1,5 @@
 /* fcn: the report's fully connected net, 109,386 parameters. */
 #include "mytorch/models.h"
-#include "mytorch/ops.h"
 
 static mt_tensor *fcn_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) {
     x = mt_flatten(ctx, x, 1, -1);
@@ -9,7 +8,8 @@ static mt_tensor *fcn_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) {
     return mt_module_forward(mt_module_child(m, "fc3"), ctx, x);
 }
 
-mt_module *mt_model_fcn(mt_rng *rng) {
+mt_module *mt_model_fcn(mt_rng *rng, const mt_model_options *opt) {
+    (void)opt;
     mt_module *m = mt_module_new("FCN", fcn_forward, 0);
     if (!m) return NULL;
     /* PyTorch initialises in construction order: fc1, fc2, fc3. */

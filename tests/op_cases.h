@@ -1,5 +1,5 @@
 /* The op cases shared by the gradient check (test_gradcheck.c) and the PyTorch parity
- * test (test_parity_ops.c): which op, how to call it, input shapes and value ranges. The
+ * test (test_parity.c): which op, how to call it, input shapes and value ranges. The
  * case name is also the key prefix in tests/fixtures/ops.safetensors. */
 #ifndef MYTORCH_TESTS_OP_CASES_H
 #define MYTORCH_TESTS_OP_CASES_H

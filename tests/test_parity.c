@@ -85,6 +85,7 @@ MT_TEST(parity_every_op_matches_pytorch) {
     mt_safetensors st = {0};
     REQUIRE(fixture_open("ops.safetensors", &st));
     for (int op = 0; op < mt_op_count; op++) {
+        if (!mt_op_table[op].name) continue; /* reported by op_table_rows_are_complete */
         int covered = 0;
         for (int k = 0; k < op_case_count; k++) {
             if (strcmp(op_cases[k].op, mt_op_table[op].name) != 0) continue;
@@ -255,7 +256,7 @@ static void fcn_ten_steps(const char *tag) {
     if (!fixture_open("fcn_steps.safetensors", &st)) return;
     mt_rng rng;
     mt_rng_seed(&rng, 0);
-    mt_module *fcn = mt_model_fcn(&rng);
+    mt_module *fcn = mt_model_fcn(&rng, NULL);
     mt_state_dict sd = mt_module_state_dict(fcn);
     mt_tensor *params[6];
     REQUIRE(sd.n == 6);

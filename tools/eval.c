@@ -94,8 +94,10 @@ int cmd_eval(int argc, char **argv) {
     }
     const mt_model_info *info = mt_model_find(model_name);
     if (!info) {
-        cli_error("unknown model '%s' (see mytorch models)", model_name);
-        status = 2;
+        /* A bad --model is a usage error (2); a bad name inside the file is the file's (1). */
+        bool from_flag = args_find(specs, (int)(sizeof specs / sizeof specs[0]), "--model")->seen;
+        cli_error("unknown model '%s'%s (see mytorch models)", model_name, from_flag ? "" : " named in the checkpoint");
+        status = from_flag ? 2 : 1;
         goto done;
     }
     float mean = info->recipe.mean, std = info->recipe.std;
@@ -104,12 +106,17 @@ int cmd_eval(int argc, char **argv) {
         cli_error("%s: normalize_mean/normalize_std in its metadata are not valid numbers", checkpoint);
         goto done;
     }
+    /* The variant (cnn2's activation, lenet without BatchNorm) is in the metadata. */
+    mt_model_options mopt = {.activation = mt_safetensors_meta(&st, "activation")};
+    const char *bn = mt_safetensors_meta(&st, "batchnorm");
+    mopt.no_batchnorm = bn && strcmp(bn, "0") == 0;
     mt_rng rng;
     mt_rng_seed(&rng, 0);
-    model = info->build(&rng);
+    model = info->build(&rng, &mopt);
     ctx = mt_ctx_new();
     if (!model || !ctx) {
-        cli_error("out of memory building the model");
+        cli_error("cannot build model '%s'%s%s", info->name, mopt.activation ? " with activation " : "",
+                  mopt.activation ? mopt.activation : "");
         goto done;
     }
     if (mt_module_load_state_dict(model, &st, true, &err) != MT_OK) {

@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "kernels/cpu/blas.h"
 #include "mytorch/models.h"
+#include "mytorch/ops.h"
 
 #include <string.h>
 
@@ -27,20 +28,35 @@ int cmd_models(int argc, char **argv) {
         fprintf(stderr, "mytorch models: unexpected argument '%s'\n", argv[2]);
         return 2;
     }
-    printf("%-8s %10s  %-7s %8s %9s %8s %6s %6s  %s\n", "model", "params", "optim", "lr", "momentum", "wd",
-           "batch", "epochs", "description");
-    for (int k = 0; k < mt_model_count; k++) {
+    printf("%-8s %8s %7s  %-6s %6s %5s %7s %5s %6s %7s %7s  %s\n", "model", "params", "MFLOPs", "optim", "lr",
+           "mom", "wd", "batch", "epochs", "mean", "std", "description");
+    mt_ctx *ctx = mt_ctx_new();
+    int status = 0;
+    for (int k = 0; ctx && k < mt_model_count; k++) {
         const mt_model_info *m = &mt_models[k];
         mt_rng rng;
         mt_rng_seed(&rng, 0);
-        mt_module *built = m->build(&rng);
+        mt_module *built = m->build(&rng, NULL);
+        /* Forward MFLOPs per image, counted by the ops on one zero image. */
+        double flops = -1.0;
+        if (built) {
+            mt_module_train(built, false);
+            mt_set_grad_enabled(ctx, false);
+            double before = mt_ctx_flops(ctx);
+            if (mt_module_forward(built, ctx, mt_tensor_zeros(ctx, 4, (int64_t[]){1, 1, 28, 28})))
+                flops = mt_ctx_flops(ctx) - before;
+            mt_ctx_reset(ctx);
+        }
+        if (!built || flops < 0) status = 1;
         const mt_recipe *r = &m->recipe;
-        printf("%-8s %10lld  %-7s %8g %9g %8g %6lld %6d  %s\n", m->name,
-               built ? (long long)mt_module_num_params(built) : -1LL, mt_optim_name(r->optimizer), r->lr,
-               r->momentum, r->weight_decay, (long long)r->batch_size, r->epochs, m->description);
+        printf("%-8s %8lld %7.3f  %-6s %6g %5g %7g %5lld %6d %7g %7g  %s\n", m->name,
+               built ? (long long)mt_module_num_params(built) : -1LL, flops / 1e6, mt_optim_name(r->optimizer), r->lr,
+               r->momentum, r->weight_decay, (long long)r->batch_size, r->epochs, (double)r->mean, (double)r->std,
+               m->description);
         mt_module_free(built);
     }
-    return 0;
+    mt_ctx_free(ctx);
+    return status;
 }
 
 int main(int argc, char **argv) {

@@ -36,10 +36,24 @@ static bool make_dirs(const char *path) {
 }
 
 typedef struct {
-    const char *model, *optimizer, *data, *out;
+    const char *model, *optimizer, *data, *out, *act, *loss;
     long epochs, batch_size, seed, threads;
     double lr, momentum, weight_decay;
+    bool no_bn;
 } train_options;
+
+/* The training loss: cross-entropy on class indices, or (the report's ablation) MSE
+ * between the logits and one-hot targets. */
+static mt_tensor *training_loss(mt_ctx *ctx, const char *loss, mt_tensor *logits, const int32_t *y) {
+    if (strcmp(loss, "ce") == 0 || !logits) return mt_cross_entropy(ctx, logits, y);
+    mt_tensor *onehot = mt_tensor_zeros(ctx, logits->ndim, logits->shape);
+    if (!onehot) return NULL;
+    for (int64_t n = 0; n < logits->shape[0]; n++) {
+        if (y[n] < 0 || y[n] >= logits->shape[1]) return mt_cross_entropy(ctx, logits, y); /* reports it */
+        onehot->data[n * logits->shape[1] + y[n]] = 1.0f;
+    }
+    return mt_mse_loss(ctx, logits, onehot);
+}
 
 static bool save(const char *dir, const char *file, const mt_module *m, const train_options *o,
                  const mt_recipe *r, int epoch, const eval_result *ev, mt_error *err) {
@@ -49,18 +63,20 @@ static bool save(const char *dir, const char *file, const mt_module *m, const tr
     snprintf(std, sizeof std, "%g", (double)r->std);
     snprintf(config, sizeof config,
              "{\"optimizer\":\"%s\",\"lr\":%g,\"momentum\":%g,\"weight_decay\":%g,\"batch_size\":%ld,"
-             "\"epochs\":%ld,\"seed\":%ld}",
-             o->optimizer, o->lr, o->momentum, o->weight_decay, o->batch_size, o->epochs, o->seed);
+             "\"epochs\":%ld,\"seed\":%ld,\"loss\":\"%s\"}",
+             o->optimizer, o->lr, o->momentum, o->weight_decay, o->batch_size, o->epochs, o->seed, o->loss);
     snprintf(ep, sizeof ep, "%d", epoch);
     snprintf(metrics, sizeof metrics, "{\"test_loss\":%.6f,\"test_accuracy\":%.6f}", ev->loss, ev->accuracy);
-    const char *keys[] = {"model", "normalize_mean", "normalize_std", "config", "epoch", "metrics", "format"};
-    const char *values[] = {o->model, mean, std, config, ep, metrics, "pt"};
-    return mt_checkpoint_save(m, path, keys, values, 7, err) == MT_OK;
+    const char *keys[] = {"model", "normalize_mean", "normalize_std", "config", "epoch", "metrics", "format",
+                          "activation", "batchnorm"};
+    const char *values[] = {o->model, mean, std, config, ep, metrics, "pt", o->act, o->no_bn ? "0" : "1"};
+    return mt_checkpoint_save(m, path, keys, values, 9, err) == MT_OK;
 }
 
 int cmd_train(int argc, char **argv) {
     const mt_model_info *info = mt_model_find("fcn");
-    train_options o = {.model = "fcn", .data = "data/mnist", .out = NULL, .seed = 0, .threads = 0};
+    train_options o = {.model = "fcn", .data = "data/mnist", .out = NULL, .seed = 0, .threads = 0,
+                       .act = "leaky_relu", .loss = "ce"};
     arg_spec specs[] = {
         {"--model", ARG_STR, &o.model, 0, 0, "NAME", "model to train (see mytorch models); default fcn", false},
         {"--epochs", ARG_INT, &o.epochs, 1, 100000, "N", "passes over the training set (recipe default)", false},
@@ -73,6 +89,9 @@ int cmd_train(int argc, char **argv) {
         {"--threads", ARG_INT, &o.threads, 0, 1024, "N", "threads; default 0 = all cores", false},
         {"--data", ARG_STR, &o.data, 0, 0, "DIR", "folder with the four MNIST files; default data/mnist", false},
         {"--out", ARG_STR, &o.out, 0, 0, "DIR", "where checkpoints and metrics go; default runs/MODEL", false},
+        {"--act", ARG_STR, &o.act, 0, 0, "NAME", "cnn2's activation: leaky_relu (default) or relu", false},
+        {"--no-bn", ARG_SWITCH, &o.no_bn, 0, 0, "", "lenet without BatchNorm (the report's ablation)", false},
+        {"--loss", ARG_STR, &o.loss, 0, 0, "NAME", "ce (default) or mse on one-hot targets", false},
     };
     int n = (int)(sizeof specs / sizeof specs[0]);
     /* The model's recipe supplies the defaults, so find --model first. */
@@ -97,6 +116,19 @@ int cmd_train(int argc, char **argv) {
         return 2;
     }
     o.optimizer = mt_optim_name(kind);
+    if (kind != MT_OPTIM_SGD) o.momentum = 0.0; /* Adam has betas, not momentum */
+    if (strcmp(o.loss, "ce") != 0 && strcmp(o.loss, "mse") != 0) {
+        fprintf(stderr, "mytorch train: unknown loss '%s' (ce or mse)\n", o.loss);
+        return 2;
+    }
+    if (strcmp(o.act, "relu") != 0 && strcmp(o.act, "leaky_relu") != 0) {
+        fprintf(stderr, "mytorch train: unknown activation '%s' (relu or leaky_relu)\n", o.act);
+        return 2;
+    }
+    if ((args_find(specs, n, "--act")->seen && strcmp(o.model, "cnn2") != 0) || (o.no_bn && strcmp(o.model, "lenet") != 0)) {
+        fprintf(stderr, "mytorch train: --act applies to cnn2 and --no-bn to lenet only\n");
+        return 2;
+    }
     char default_out[256];
     if (!o.out) {
         snprintf(default_out, sizeof default_out, "runs/%s", o.model);
@@ -131,8 +163,10 @@ int cmd_train(int argc, char **argv) {
     }
     mt_rng rng;
     mt_rng_seed(&rng, (uint64_t)o.seed);
-    model = info->build(&rng);
+    mt_model_options mopt = {.activation = o.act, .no_batchnorm = o.no_bn};
+    model = info->build(&rng, &mopt);
     ctx = mt_ctx_new();
+    if (ctx) mt_rng_seed(mt_ctx_rng(ctx), (uint64_t)o.seed + 2); /* dropout masks */
     mt_state_dict params = model ? mt_module_named_parameters(model) : (mt_state_dict){0};
     mt_tensor **ptrs = calloc((size_t)params.n + 1, sizeof *ptrs);
     for (int k = 0; ptrs && k < params.n; k++) ptrs[k] = params.items[k].tensor;
@@ -149,7 +183,7 @@ int cmd_train(int argc, char **argv) {
     }
     printf("training %s (%lld parameters) on %lld images: %s lr %g momentum %g weight decay %g, batch %ld, %ld epochs, %d threads\n",
            info->name, (long long)mt_module_num_params(model), (long long)train.n, o.optimizer, o.lr,
-           kind == MT_OPTIM_SGD ? o.momentum : 0.0, o.weight_decay, o.batch_size, o.epochs, mt_get_num_threads());
+           o.momentum, o.weight_decay, o.batch_size, o.epochs, mt_get_num_threads());
     fflush(stdout);
 
     double best_acc = -1.0;
@@ -166,7 +200,7 @@ int cmd_train(int argc, char **argv) {
         int32_t *y;
         mt_ctx_reset(ctx);
         while ((b = mt_loader_next(&train_loader, ctx, &x, &y)) > 0) {
-            mt_tensor *loss = mt_cross_entropy(ctx, mt_module_forward(model, ctx, x), y);
+            mt_tensor *loss = training_loss(ctx, o.loss, mt_module_forward(model, ctx, x), y);
             if (!mt_backward(ctx, loss)) break;
             mt_optimizer_step(opt);
             mt_optimizer_zero_grad(opt);

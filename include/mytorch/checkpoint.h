@@ -14,7 +14,8 @@ mt_status mt_checkpoint_save(const mt_module *m, const char *path, const char *c
 /* Copies the tensors of st into m's state dict, as load_state_dict. With strict, every
  * key of m must be in st and every key of st in m; shapes must match either way. On any
  * mismatch nothing is copied and err lists each missing key, unexpected key and shape
- * mismatch. An int64 buffer accepts an I64 tensor of one element (shape () or (1,)). */
+ * mismatch. An int64 buffer accepts an I64 tensor of one element, whatever its shape
+ * (PyTorch writes (), older converters (1,)). */
 mt_status mt_module_load_state_dict(mt_module *m, const mt_safetensors *st, bool strict,
                                     mt_error *err);
 

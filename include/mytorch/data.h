@@ -33,6 +33,49 @@ typedef struct {
 mt_status mt_mnist_load(const char *dir, bool train, mt_dataset *out, mt_error *err);
 void mt_dataset_free(mt_dataset *ds);
 
+/* ---- augmentation: random affine maps of an image (rotation, shift, scale) -------------- */
+
+/* Ranges of a random transform: rotation uniform in [-max_degrees, max_degrees], shift
+ * uniform in [-max_shift, max_shift] pixels on each axis, scale uniform in
+ * [min_scale, max_scale]. Valid when finite, max_degrees >= 0, max_shift >= 0 and
+ * 0 < min_scale <= max_scale (mt_augment_check). */
+typedef struct {
+    float max_degrees, max_shift, min_scale, max_scale;
+} mt_augment_params;
+
+/* One drawn transform: degrees counter-clockwise as displayed (row 0 at the top), shift
+ * dx right and dy down in pixels, scale (> 1 enlarges the digit). */
+typedef struct {
+    float degrees, dx, dy, scale;
+} mt_augment_transform;
+
+/* The report's: 10 degrees, 3 px, scale 0.9-1.1. */
+mt_augment_params mt_augment_report(void);
+/* MT_OK when p is valid (see mt_augment_params); else MT_ERR_ARG naming the bad field. */
+mt_status mt_augment_check(const mt_augment_params *p, mt_error *err);
+/* Draws one transform from rng, uniform in the ranges of p, in the order degrees, dx, dy,
+ * scale (four draws). */
+mt_augment_transform mt_augment_draw(const mt_augment_params *p, mt_rng *rng);
+/* Warps one rows x cols uint8 image src into dst (rows x cols floats in [0, 255]): the
+ * digit is scaled by scale and rotated by degrees (positive: counter-clockwise on screen,
+ * row 0 at the top) around the centre ((cols-1)/2, (rows-1)/2), then shifted by dx
+ * (right) and dy (down) pixels. Bilinear resampling; outside the source counts as 0. The
+ * identity (0, 0, 0, 1) copies src exactly; scale <= 0 or non-finite values give zeros. */
+void mt_augment_warp(const uint8_t *src, int rows, int cols, float degrees, float dx, float dy,
+                     float scale, float *dst);
+/* Draws one transform from rng (mt_augment_draw) and warps src with it into dst. */
+void mt_augment_random(const uint8_t *src, int rows, int cols, const mt_augment_params *p,
+                       mt_rng *rng, float *dst);
+/* The report's fixed enlarged set: a new dataset *out holding the n images of src followed
+ * by `copies` transformed passes over them (image n*(1+k) + i is copy k of image i, rounded
+ * to uint8), labels copied along. Transforms come from a PCG32 seeded with seed, drawn
+ * serially, so the result depends only on seed. copies >= 0. Owned by the caller:
+ * mt_dataset_free(out). On failure *out is empty. */
+mt_status mt_dataset_augmented(const mt_dataset *src, int copies, const mt_augment_params *p,
+                               uint64_t seed, mt_dataset *out, mt_error *err);
+
+/* ---- the loader ------------------------------------------------------------------------ */
+
 /* Iterates a dataset in batches of float images (B, 1, rows, cols), each pixel
  * (p/255 - mean) / std, and int32 labels. With shuffle, each epoch draws a new order
  * from the loader's own seeded RNG. The last batch may be smaller. */
@@ -44,6 +87,8 @@ typedef struct {
     mt_rng rng;
     int32_t *order;    /* owned: permutation of 0..n-1 */
     int64_t pos;       /* next place in order; -1 before the first epoch */
+    bool augment;      /* mt_loader_set_augment: warp every image with a fresh transform */
+    mt_augment_params augment_params;
 } mt_loader;
 
 /* Owned: mt_loader_free(). ds is borrowed and must outlive the loader. Fails (MT_ERR_ARG)
@@ -51,6 +96,11 @@ typedef struct {
  * before the first epoch is optional: the first mt_loader_next() starts it. */
 mt_status mt_loader_init(mt_loader *l, const mt_dataset *ds, int64_t batch_size, bool shuffle,
                          uint64_t seed, float mean, float std, mt_error *err);
+/* Turns random augmentation on (p copied) or off (p NULL). While on, every image of every
+ * batch is warped by a fresh transform drawn from the loader's own RNG (same seed, same
+ * transforms, whatever the thread count) before normalisation. MT_ERR_ARG for invalid
+ * params (mt_augment_check); the loader is then left as it was. */
+mt_status mt_loader_set_augment(mt_loader *l, const mt_augment_params *p, mt_error *err);
 /* Starts an epoch: rewinds, and reshuffles when shuffle is on. */
 void mt_loader_start_epoch(mt_loader *l);
 /* Number of batches per epoch. */

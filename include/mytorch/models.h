@@ -14,12 +14,18 @@ typedef struct {
     float mean, std; /* input normalisation: (x/255 - mean) / std */
 } mt_recipe;
 
+/* Variants of a model (the report's ablations). Zeroed means the default. */
+typedef struct {
+    const char *activation; /* cnn2: "leaky_relu" (default, slope 0.01) or "relu" */
+    bool no_batchnorm;      /* lenet: without its two BatchNorm2d layers */
+} mt_model_options;
+
 typedef struct {
     const char *name;
     const char *description;
     /* Builds the model with PyTorch's default initialisation drawn from rng; the caller
-     * owns the result (mt_module_free). NULL when memory runs out. */
-    mt_module *(*build)(mt_rng *rng);
+     * owns the result (mt_module_free). NULL on bad options or no memory. */
+    mt_module *(*build)(mt_rng *rng, const mt_model_options *opt);
     mt_recipe recipe;
 } mt_model_info;
 
@@ -28,8 +34,20 @@ extern const int mt_model_count;
 /* The model with this name, or NULL. */
 const mt_model_info *mt_model_find(const char *name);
 
-/* The fully connected net of the report: Linear(784,128)-ReLU-Linear(128,64)-ReLU-
- * Linear(64,10), children fc1, fc2, fc3; input (N, 1, 28, 28) or (N, 784). */
-mt_module *mt_model_fcn(mt_rng *rng);
+/* The report's models; input (N, 1, 28, 28), output logits (N, 10). Children carry the
+ * report's names (REFERENCE.md), so state dicts match PyTorch's. */
+/* fc1 784->128, ReLU, fc2 128->64, ReLU, fc3 64->10 (also takes (N, 784)). */
+mt_module *mt_model_fcn(mt_rng *rng, const mt_model_options *opt);
+/* conv1 (1->10, k5), max-pool 4, ReLU, fc1 360->10. */
+mt_module *mt_model_cnn1(mt_rng *rng, const mt_model_options *opt);
+/* conv1 (1->10, k5), pool 2, act, conv2 (10->20, k5), pool 2, act, fc1 320->128, act,
+ * fc2 128->32, act, fc3 32->10; act = LeakyReLU(0.01) or ReLU. */
+mt_module *mt_model_cnn2(mt_rng *rng, const mt_model_options *opt);
+/* conv1 (1->6, k5, p2), norm1, ReLU, avg-pool 2, conv2 (6->16, k5), norm2, ReLU,
+ * avg-pool 2, fc1 400->120, ReLU, fc2 120->84, ReLU, fc3 84->10. */
+mt_module *mt_model_lenet(mt_rng *rng, const mt_model_options *opt);
+/* The report's 8-layer ResNet: stem conv1 (conv, BN, ReLU), max-pool 3/1/1, three stages
+ * of one BasicBlock (16, 32, 64 channels), avg-pool 7, outlayer 64->10. */
+mt_module *mt_model_resnet8(mt_rng *rng, const mt_model_options *opt);
 
 #endif

@@ -7,6 +7,7 @@
 #define MYTORCH_NN_H
 
 #include "mytorch/core.h"
+#include "mytorch/ops.h"
 
 typedef struct mt_module mt_module;
 typedef mt_tensor *(*mt_forward_fn)(mt_module *m, mt_ctx *ctx, mt_tensor *x);
@@ -51,8 +52,10 @@ bool mt_module_add_buffer_i64(mt_module *m, const char *name, int64_t *value);
 bool mt_module_add_child(mt_module *m, const char *name, mt_module *child);
 /* The direct child with this name, or NULL. */
 mt_module *mt_module_child(const mt_module *m, const char *name);
-/* The parameter with this (direct, unprefixed) name, or NULL. */
+/* The parameter / float buffer / int64 buffer with this (direct, unprefixed) name, or NULL. */
 mt_tensor *mt_module_param(const mt_module *m, const char *name);
+mt_tensor *mt_module_buffer(const mt_module *m, const char *name);
+int64_t *mt_module_buffer_i64(const mt_module *m, const char *name);
 
 /* ---- using modules ----------------------------------------------------------------- */
 
@@ -92,5 +95,23 @@ mt_module *mt_flatten_new(int start_dim, int end_dim);
 mt_module *mt_sequential_new(void);
 /* Appends child (ownership passes to seq, also on failure). */
 bool mt_sequential_append(mt_module *seq, mt_module *child);
+
+/* nn.Conv2d(in, out, kernel, stride, padding, dilation, groups, bias): weight
+ * (out, in/groups, KH, KW) and bias (out) drawn U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with
+ * fan_in = in/groups*KH*KW (PyTorch's default). Zero fields of p are PyTorch's defaults. */
+mt_module *mt_conv2d_new(int64_t in_channels, int64_t out_channels, int kernel_h, int kernel_w,
+                         mt_conv2d_params p, bool bias, mt_rng *rng);
+/* nn.MaxPool2d / nn.AvgPool2d (a zero stride means stride = kernel). */
+mt_module *mt_max_pool2d_new(mt_pool2d_params p);
+mt_module *mt_avg_pool2d_new(mt_pool2d_params p);
+/* nn.AdaptiveAvgPool2d((out_h, out_w)). */
+mt_module *mt_adaptive_avg_pool2d_new(int64_t out_h, int64_t out_w);
+/* nn.BatchNorm1d / nn.BatchNorm2d(num_features): eps 1e-5, momentum 0.1, weight (ones),
+ * bias (zeros), buffers running_mean (zeros), running_var (ones), num_batches_tracked
+ * (int64). 1d takes (N, C) or (N, C, L); 2d takes (N, C, H, W). */
+mt_module *mt_batch_norm1d_new(int64_t num_features);
+mt_module *mt_batch_norm2d_new(int64_t num_features);
+/* nn.Dropout(p): active in training mode only; masks come from the ctx RNG. */
+mt_module *mt_dropout_new(float p);
 
 #endif

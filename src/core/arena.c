@@ -67,6 +67,8 @@ mt_error *mt_ctx_error(mt_ctx *ctx) { return &ctx->error; }
 
 mt_rng *mt_ctx_rng(mt_ctx *ctx) { return &ctx->rng; }
 
+double mt_ctx_flops(const mt_ctx *ctx) { return ctx->flops; }
+
 bool mt_ctx_failed(const mt_ctx *ctx) { return ctx->error.code != MT_OK; }
 
 size_t mt_ctx_arena_bytes(const mt_ctx *ctx) { return ctx->reserved; }

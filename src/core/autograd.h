@@ -32,6 +32,7 @@ struct mt_ctx {
     int64_t tape_len, tape_cap;
     bool grad_enabled;
     mt_rng rng;
+    double flops;          /* forward and backward GEMM-like work so far */
     mt_error error;
 };
 

@@ -22,7 +22,7 @@ uint32_t mt_rng_u32(mt_rng *rng) {
 float mt_rng_uniform(mt_rng *rng) { return (float)(mt_rng_u32(rng) >> 8) * (1.0f / 16777216.0f); }
 
 uint32_t mt_rng_below(mt_rng *rng, uint32_t n) {
-    /* Lemire's rejection: unbiased for every n. */
+    /* Reject the low values that would make r % n favour small results. */
     uint32_t threshold = (uint32_t)(-n) % n;
     for (;;) {
         uint32_t r = mt_rng_u32(rng);

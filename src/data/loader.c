@@ -1,4 +1,5 @@
-/* The data loader: a seeded permutation per epoch, cut into batches of normalised floats.
+/* The data loader: a seeded permutation per epoch, cut into batches of normalised floats,
+ * optionally warped by a random affine map per image (augment.c).
  *
  * Normalisation (p/255 - mean)/std is written as p * (1/(255*std)) - mean/std and looked
  * up in a 256-entry table per batch: a gather per pixel instead of a divide. */
@@ -43,6 +44,17 @@ mt_status mt_loader_init(mt_loader *l, const mt_dataset *ds, int64_t batch_size,
     return MT_OK;
 }
 
+mt_status mt_loader_set_augment(mt_loader *l, const mt_augment_params *p, mt_error *err) {
+    if (!l) return mt_error_set(err, MT_ERR_ARG, "loader: set_augment on a NULL loader");
+    if (p) {
+        mt_status st = mt_augment_check(p, err);
+        if (st != MT_OK) return st;
+        l->augment_params = *p;
+    }
+    l->augment = p != NULL;
+    return MT_OK;
+}
+
 void mt_loader_start_epoch(mt_loader *l) {
     if (l->shuffle) mt_rng_shuffle(&l->rng, l->order, l->ds->n);
     l->pos = 0;
@@ -68,14 +80,30 @@ int64_t mt_loader_next(mt_loader *l, mt_ctx *ctx, mt_tensor **x, int32_t **targe
     float scale = 1.0f / (255.0f * l->std), shift = l->mean / l->std;
     for (int p = 0; p < 256; p++) lut[p] = (float)p * scale - shift;
 
+    /* Transforms are drawn serially, before the parallel loop, so that the thread count
+     * cannot change which image gets which. */
+    mt_augment_transform *tf = NULL;
+    if (l->augment) {
+        tf = mt_ctx_alloc(ctx, (size_t)B * sizeof *tf);
+        if (!tf) return -1;
+        for (int64_t b = 0; b < B; b++) tf[b] = mt_augment_draw(&l->augment_params, &l->rng);
+    }
+
     const int32_t *idx = l->order + l->pos;
+    /* A warp costs about ten times a table look-up per pixel: threads pay off sooner. */
 #ifdef _OPENMP
-#pragma omp parallel for if (B * P > (1 << 16))
+#pragma omp parallel for if (B * P * (tf ? 10 : 1) > (1 << 16))
 #endif
     for (int64_t b = 0; b < B; b++) {
         const uint8_t *src = ds->images + (int64_t)idx[b] * P;
         float *dst = out->data + b * P;
-        for (int64_t k = 0; k < P; k++) dst[k] = lut[src[k]];
+        if (tf) {
+            mt_augment_warp(src, ds->rows, ds->cols, tf[b].degrees, tf[b].dx, tf[b].dy,
+                            tf[b].scale, dst);
+            for (int64_t k = 0; k < P; k++) dst[k] = dst[k] * scale - shift;
+        } else {
+            for (int64_t k = 0; k < P; k++) dst[k] = lut[src[k]];
+        }
         y[b] = ds->labels[idx[b]];
     }
     l->pos += B;

@@ -9,7 +9,7 @@ mt_status mt_checkpoint_save(const mt_module *m, const char *path, const char *c
                              const char *const *meta_values, int n_meta, mt_error *err) {
     mt_state_dict sd = mt_module_state_dict(m);
     mt_st_tensor *items = calloc((size_t)(sd.n ? sd.n : 1), sizeof *items);
-    if (!items || (sd.n == 0 && (m->n_params || m->n_children))) {
+    if (!items) {
         free(items);
         mt_state_dict_free(&sd);
         return mt_error_set(err, MT_ERR_NOMEM, "%s: out of memory collecting the state dict", path);
@@ -40,7 +40,8 @@ mt_status mt_checkpoint_save(const mt_module *m, const char *path, const char *c
 /* Appends ", text" (or "text" first) to buf of size n, keeping it terminated. */
 static void append(char *buf, size_t n, const char *text) {
     size_t len = strlen(buf);
-    if (len + 1 < n) snprintf(buf + len, n - len, "%s%s", len ? "; " : "", text);
+    if (len + strlen(text) + 8 < n) snprintf(buf + len, n - len, "%s%s", len ? "; " : "", text);
+    else if (len + 6 < n && (len < 5 || strcmp(buf + len - 5, "; ...") != 0)) snprintf(buf + len, n - len, "; ...");
 }
 
 static void shape_of(int ndim, const int64_t *shape, char *buf, size_t n) {

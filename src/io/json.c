@@ -506,13 +506,3 @@ size_t mt_json_quote(char *dst, size_t cap, const char *s) {
     if (cap) dst[n < cap ? n : cap - 1] = '\0';
     return n;
 }
-
-bool mt_json_write_string(FILE *f, const char *s) {
-    size_t n = mt_json_quote(NULL, 0, s);
-    char *buf = malloc(n + 1);
-    if (!buf) return false;
-    mt_json_quote(buf, n + 1, s);
-    bool ok = fwrite(buf, 1, n, f) == n;
-    free(buf);
-    return ok;
-}

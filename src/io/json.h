@@ -83,7 +83,5 @@ int mt_json_find_duplicate(const char *const *keys, size_t n, size_t *dup);
  * bytes including the NUL, and returns the full length (without the NUL), so a call
  * with cap 0 measures. Bytes >= 0x80 pass through unchanged. */
 size_t mt_json_quote(char *dst, size_t cap, const char *s);
-/* Writes s as a quoted JSON string to f. Returns false when the write fails. */
-bool mt_json_write_string(FILE *f, const char *s);
 
 #endif

@@ -94,10 +94,25 @@ mt_module *mt_module_child(const mt_module *m, const char *name) {
     return NULL;
 }
 
-mt_tensor *mt_module_param(const mt_module *m, const char *name) {
-    for (int k = 0; k < m->n_params; k++)
-        if (strcmp(m->params[k].name, name) == 0) return m->params[k].tensor;
+static const mt_member *find_member(const mt_member *items, int n, const char *name) {
+    for (int k = 0; k < n; k++)
+        if (strcmp(items[k].name, name) == 0) return &items[k];
     return NULL;
+}
+
+mt_tensor *mt_module_param(const mt_module *m, const char *name) {
+    const mt_member *e = find_member(m->params, m->n_params, name);
+    return e ? e->tensor : NULL;
+}
+
+mt_tensor *mt_module_buffer(const mt_module *m, const char *name) {
+    const mt_member *e = find_member(m->buffers, m->n_buffers, name);
+    return e ? e->tensor : NULL;
+}
+
+int64_t *mt_module_buffer_i64(const mt_module *m, const char *name) {
+    const mt_member *e = find_member(m->buffers, m->n_buffers, name);
+    return e ? e->i64 : NULL;
 }
 
 mt_tensor *mt_module_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) {

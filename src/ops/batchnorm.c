@@ -19,7 +19,11 @@ mt_tensor *mt_batch_norm(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor
     if (x->ndim < 2 || x->ndim > 4)
         return mt_op_error(ctx, "batch_norm", "input must be (N, C), (N, C, L) or (N, C, H, W), got %s",
                            mt_shape_str(x, sx, sizeof sx));
-    const int64_t N = x->shape[0], C = x->shape[1], S = C ? x->numel / (N * C) : 0, M = N * S;
+    if (x->numel == 0)
+        return mt_op_error(ctx, "batch_norm", "input %s is empty", mt_shape_str(x, sx, sizeof sx));
+    const int64_t N = x->shape[0], C = x->shape[1], S = x->numel / (N * C), M = N * S;
+    if (!p.running_mean != !p.running_var)
+        return mt_op_error(ctx, "batch_norm", "give both running_mean and running_var, or neither");
     const mt_tensor *per_channel[4] = {weight, bias, p.running_mean, p.running_var};
     for (int k = 0; k < 4; k++)
         if (per_channel[k] && per_channel[k]->numel != C)

@@ -60,6 +60,7 @@ mt_tensor *mt_conv2d(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bi
     conv_saved *saved = mt_ctx_alloc(ctx, sizeof *saved);
     if (!out || !col || !tmp || !saved) return NULL;
     mt_k_im2col(&g, x->data, col);
+    ctx->flops += 2.0 * (double)(O * NP * K);
     for (int64_t gi = 0; gi < groups; gi++)
         mt_sgemm(false, false, Og, NP, K, 1.0f, weight->data + gi * Og * K, K, col + gi * K * NP, NP, 0.0f,
                  tmp + gi * Og * NP, NP);
@@ -84,6 +85,7 @@ void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
     const mt_window *g = &s->g;
     const int64_t O = w->shape[0], P = g->OH * g->OW, NP = g->N * P;
     const int64_t K = g->C / s->groups * g->KH * g->KW, Og = O / s->groups;
+    ctx->flops += 2.0 * (double)(O * NP * K) * ((w->requires_grad ? 1 : 0) + (x->requires_grad ? 1 : 0));
     /* The output gradient as (O, N*P), the layout the GEMMs want. */
     float *gt = mt_ctx_alloc(ctx, (size_t)(O * NP) * sizeof(float));
     if (!gt) return;

@@ -74,6 +74,7 @@ mt_tensor *mt_matmul(mt_ctx *ctx, mt_tensor *a, mt_tensor *b) {
     if (ndim > MT_MAX_DIMS) return mt_op_error(ctx, "matmul", "result has more than %d dims", MT_MAX_DIMS);
     mt_tensor *out = mt_tensor_empty(ctx, ndim, shape);
     if (!out) return NULL;
+    ctx->flops += 2.0 * (double)(p.batches * p.n * p.m * p.k);
     for (int64_t t = 0; t < p.batches; t++)
         mt_sgemm(false, false, p.n, p.m, p.k, 1.0f, a->data + p.ia[t] * p.n * p.k, p.k,
                  b->data + p.ib[t] * p.k * p.m, p.m, 0.0f, out->data + t * p.n * p.m, p.m);
@@ -89,6 +90,7 @@ void mt_matmul_backward(mt_ctx *ctx, mt_node *node) {
     if (!plan_matmul(ctx, a, b, &p, &ndim, shape)) return;
     bool ga = a->requires_grad && mt_tensor_ensure_grad(ctx, a);
     bool gb = b->requires_grad && mt_tensor_ensure_grad(ctx, b);
+    ctx->flops += 2.0 * (double)(p.batches * p.n * p.m * p.k) * (ga + gb);
     /* A matrix shared by several batches receives the sum: beta = 1 accumulates. */
     for (int64_t t = 0; t < p.batches; t++) {
         const float *g = out->grad + t * p.n * p.m;
@@ -118,12 +120,14 @@ mt_tensor *mt_linear(mt_ctx *ctx, mt_tensor *x, mt_tensor *w, mt_tensor *bias) {
     shape[x->ndim - 1] = O;
     mt_tensor *out = mt_tensor_empty(ctx, x->ndim, shape);
     if (!out) return NULL;
-    int64_t R = I ? x->numel / I : 0;
+    int64_t R = 1;
+    for (int d = 0; d < x->ndim - 1; d++) R *= x->shape[d];
     if (bias) {
         /* Start from the bias in every row, then GEMM with beta = 1. */
         for (int64_t r = 0; r < R; r++) memcpy(out->data + r * O, bias->data, (size_t)O * sizeof(float));
     }
     mt_sgemm(false, true, R, O, I, 1.0f, x->data, I, w->data, I, bias ? 1.0f : 0.0f, out->data, O);
+    ctx->flops += 2.0 * (double)(R * O * I);
     mt_record(ctx, MT_OP_LINEAR, out, in, bias ? 3 : 2);
     return out;
 }
@@ -132,7 +136,8 @@ void mt_linear_backward(mt_ctx *ctx, mt_node *node) {
     mt_tensor *x = node->in[0], *w = node->in[1], *bias = node->n_in > 2 ? node->in[2] : NULL;
     mt_tensor *out = node->out;
     int64_t O = w->shape[0], I = w->shape[1];
-    int64_t R = I ? x->numel / I : 0;
+    int64_t R = out->numel / (O ? O : 1);
+    ctx->flops += 2.0 * (double)(R * O * I) * ((x->requires_grad ? 1 : 0) + (w->requires_grad ? 1 : 0));
     if (x->requires_grad && mt_tensor_ensure_grad(ctx, x)) /* dX = dOut @ W */
         mt_sgemm(false, false, R, I, O, 1.0f, out->grad, O, w->data, I, 1.0f, x->grad, I);
     if (w->requires_grad && mt_tensor_ensure_grad(ctx, w)) /* dW = dOut^T @ X */

@@ -91,6 +91,10 @@ void mt_sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float
               int64_t ldc) {
     pthread_once(&once, load_blas);
     if (M == 0 || N == 0) return;
+    if (K == 0) { /* an empty sum: C = beta * C (BLAS libraries reject lda = 0) */
+        mt_sgemm_ref(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
     if (blas_sgemm && M <= INT32_MAX && N <= INT32_MAX && K <= INT32_MAX) {
         blas_sgemm(CBLAS_ROW_MAJOR, trans_a ? CBLAS_TRANS : CBLAS_NO_TRANS,
                    trans_b ? CBLAS_TRANS : CBLAS_NO_TRANS, (int)M, (int)N, (int)K, alpha, A,

@@ -94,6 +94,11 @@ static inline float apply(mt_binary_kind k, float a, float b) {
 void mt_k_binary_forward(mt_binary_kind k, const mt_k_rows *p, const float *a, const float *b,
                          float *out) {
     const int64_t L = p->L;
+    if (p->rows == 1 && p->sa && p->sb) { /* same shapes: one long row, split it instead */
+#pragma omp parallel for simd if (L > PAR_N)
+        for (int64_t j = 0; j < L; j++) out[j] = apply(k, a[j], b[j]);
+        return;
+    }
 #pragma omp parallel for if (p->rows * L > PAR_N)
     for (int64_t r = 0; r < p->rows; r++) {
         const float *ar = a + p->off_a[r], *br = b + p->off_b[r];

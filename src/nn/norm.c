@@ -1,0 +1,57 @@
+/* BatchNorm1d, BatchNorm2d and Dropout: the layers that behave differently in training
+ * and evaluation. */
+#include "mytorch/nn.h"
+
+#include <stdlib.h>
+
+typedef struct {
+    int dims_min, dims_max; /* accepted input ranks */
+} bn_impl;
+
+static mt_tensor *batch_norm_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) {
+    const bn_impl *b = m->impl;
+    if (x->ndim < b->dims_min || x->ndim > b->dims_max) {
+        char s[96];
+        mt_error_set(mt_ctx_error(ctx), MT_ERR_ARG, "%s: expected a %dD%s input, got %s", m->type, b->dims_min,
+                     b->dims_max > b->dims_min ? " or 3D" : "", mt_shape_str(x, s, sizeof s));
+        return NULL;
+    }
+    if (m->training) (*mt_module_buffer_i64(m, "num_batches_tracked"))++;
+    mt_batch_norm_params p = {.running_mean = mt_module_buffer(m, "running_mean"),
+                              .running_var = mt_module_buffer(m, "running_var"),
+                              .training = m->training, .momentum = 0.1, .eps = 1e-5};
+    return mt_batch_norm(ctx, x, mt_module_param(m, "weight"), mt_module_param(m, "bias"), p);
+}
+
+static mt_module *batch_norm_new(const char *type, int64_t C, int dims_min, int dims_max) {
+    if (C <= 0) return NULL;
+    mt_module *m = mt_module_new(type, batch_norm_forward, sizeof(bn_impl));
+    if (!m) return NULL;
+    *(bn_impl *)m->impl = (bn_impl){dims_min, dims_max};
+    int64_t shape[1] = {C};
+    mt_tensor *w = mt_tensor_new(1, shape, NULL), *rv = NULL;
+    bool ok = mt_module_add_param(m, "weight", w) && mt_module_add_param(m, "bias", mt_tensor_new(1, shape, NULL)) &&
+              mt_module_add_buffer(m, "running_mean", mt_tensor_new(1, shape, NULL)) &&
+              mt_module_add_buffer(m, "running_var", rv = mt_tensor_new(1, shape, NULL)) &&
+              mt_module_add_buffer_i64(m, "num_batches_tracked", calloc(1, sizeof(int64_t)));
+    if (!ok) {
+        mt_module_free(m);
+        return NULL;
+    }
+    for (int64_t c = 0; c < C; c++) w->data[c] = rv->data[c] = 1.0f;
+    return m;
+}
+
+mt_module *mt_batch_norm1d_new(int64_t C) { return batch_norm_new("BatchNorm1d", C, 2, 3); }
+mt_module *mt_batch_norm2d_new(int64_t C) { return batch_norm_new("BatchNorm2d", C, 4, 4); }
+
+static mt_tensor *dropout_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) {
+    return mt_dropout(ctx, x, *(float *)m->impl, m->training);
+}
+
+mt_module *mt_dropout_new(float p) {
+    if (!(p >= 0.0f && p <= 1.0f)) return NULL;
+    mt_module *m = mt_module_new("Dropout", dropout_forward, sizeof(float));
+    if (m) *(float *)m->impl = p;
+    return m;
+}

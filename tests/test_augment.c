@@ -327,7 +327,8 @@ MT_TEST(augment_loader_draws_new_transforms_each_epoch) {
     CHECK(memcmp(a1, b1, N * P * sizeof *a1) != 0);
 
     /* The identity transform gives the plain loader's pixels; so does NULL. */
-    const mt_augment_params none = {.max_degrees = 0, .max_shift = 0, .min_scale = 1, .max_scale = 1};
+    const mt_augment_params none = {
+        .max_degrees = 0, .max_shift = 0, .min_scale = 1, .max_scale = 1};
     REQUIRE(two_epochs(&ds, &none, 3, a1, a2));
     REQUIRE(two_epochs(&ds, NULL, 3, b1, b2));
     CHECK(memcmp(a1, b1, N * P * sizeof *a1) == 0);

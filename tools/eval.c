@@ -54,13 +54,13 @@ static bool dump_logits(mt_module *m, mt_ctx *ctx, mt_loader *loader, long n, co
 
 int cmd_eval(int argc, char **argv) {
     const char *checkpoint = NULL, *model_name = NULL, *data = "data/mnist", *dump = NULL;
-    long threads = 0, dump_count = 100, batch = 1000;
+    long threads = 0, dump_count = 100, batch = 0;
     bool json = false;
     arg_spec specs[] = {
         {"--checkpoint", ARG_STR, &checkpoint, 0, 0, "FILE", "a .safetensors checkpoint (required)", false},
         {"--model", ARG_STR, &model_name, 0, 0, "NAME", "model (default: the one named in the checkpoint)", false},
         {"--data", ARG_STR, &data, 0, 0, "DIR", "folder with the MNIST test files; default data/mnist", false},
-        {"--batch-size", ARG_INT, &batch, 1, 1 << 20, "N", "images per forward pass; default 1000", false},
+        {"--batch-size", ARG_INT, &batch, 1, 1 << 20, "N", "images per forward pass; default: the model's", false},
         {"--threads", ARG_INT, &threads, 0, 1024, "N", "threads; default 0 = all cores", false},
         {"--json", ARG_SWITCH, &json, 0, 0, "", "print one JSON line instead of text", false},
         {"--dump-logits", ARG_STR, &dump, 0, 0, "FILE", "also write the first test images and their logits", false},
@@ -101,6 +101,7 @@ int cmd_eval(int argc, char **argv) {
         goto done;
     }
     float mean = info->recipe.mean, std = info->recipe.std;
+    if (batch == 0) batch = info->recipe.eval_batch;
     if (mt_safetensors_meta(&st, "normalize_mean") &&
         (!meta_float(&st, "normalize_mean", &mean) || !meta_float(&st, "normalize_std", &std) || !(std > 0))) {
         cli_error("%s: normalize_mean/normalize_std in its metadata are not valid numbers", checkpoint);

@@ -37,9 +37,9 @@ static bool make_dirs(const char *path) {
 
 typedef struct {
     const char *model, *optimizer, *data, *out, *act, *loss;
-    long epochs, batch_size, seed, threads;
+    long epochs, batch_size, seed, threads, augment_copies, max_steps;
     double lr, momentum, weight_decay;
-    bool no_bn;
+    bool no_bn, augment;
 } train_options;
 
 /* The training loss: cross-entropy on class indices, or (the report's ablation) MSE
@@ -63,8 +63,9 @@ static bool save(const char *dir, const char *file, const mt_module *m, const tr
     snprintf(std, sizeof std, "%g", (double)r->std);
     snprintf(config, sizeof config,
              "{\"optimizer\":\"%s\",\"lr\":%g,\"momentum\":%g,\"weight_decay\":%g,\"batch_size\":%ld,"
-             "\"epochs\":%ld,\"seed\":%ld,\"loss\":\"%s\"}",
-             o->optimizer, o->lr, o->momentum, o->weight_decay, o->batch_size, o->epochs, o->seed, o->loss);
+             "\"epochs\":%ld,\"seed\":%ld,\"loss\":\"%s\",\"augment\":%s,\"augment_copies\":%ld}",
+             o->optimizer, o->lr, o->momentum, o->weight_decay, o->batch_size, o->epochs, o->seed, o->loss,
+             o->augment ? "true" : "false", o->augment_copies);
     snprintf(ep, sizeof ep, "%d", epoch);
     snprintf(metrics, sizeof metrics, "{\"test_loss\":%.6f,\"test_accuracy\":%.6f}", ev->loss, ev->accuracy);
     const char *keys[] = {"model", "normalize_mean", "normalize_std", "config", "epoch", "metrics", "format",
@@ -92,6 +93,10 @@ int cmd_train(int argc, char **argv) {
         {"--act", ARG_STR, &o.act, 0, 0, "NAME", "cnn2's activation: leaky_relu (default) or relu", false},
         {"--no-bn", ARG_SWITCH, &o.no_bn, 0, 0, "", "lenet without BatchNorm (the report's ablation)", false},
         {"--loss", ARG_STR, &o.loss, 0, 0, "NAME", "ce (default) or mse on one-hot targets", false},
+        {"--max-steps", ARG_INT, &o.max_steps, 1, 1e12, "N", "stop after N optimizer steps (short runs and tests)", false},
+        {"--augment", ARG_SWITCH, &o.augment, 0, 0, "", "a fresh random rotation/shift/scale of every image, every epoch", false},
+        {"--augment-copies", ARG_INT, &o.augment_copies, 0, 10, "N",
+         "add N fixed transformed copies of the training set (lenet's recipe: 1; 0 = none)", false},
     };
     int n = (int)(sizeof specs / sizeof specs[0]);
     /* The model's recipe supplies the defaults, so find --model first. */
@@ -110,6 +115,7 @@ int cmd_train(int argc, char **argv) {
     if (!args_find(specs, n, "--lr")->seen) o.lr = r.lr;
     if (!args_find(specs, n, "--momentum")->seen) o.momentum = r.momentum;
     if (!args_find(specs, n, "--weight-decay")->seen) o.weight_decay = r.weight_decay;
+    if (!args_find(specs, n, "--augment-copies")->seen) o.augment_copies = r.augment_copies;
     mt_optim_kind kind = r.optimizer;
     if (o.optimizer && !mt_optim_parse(o.optimizer, &kind)) {
         fprintf(stderr, "mytorch train: unknown optimizer '%s' (sgd, adam or adamw)\n", o.optimizer);
@@ -138,15 +144,20 @@ int cmd_train(int argc, char **argv) {
 
     int status = 1;
     mt_error err = {0};
-    mt_dataset train = {0}, test = {0};
+    mt_dataset train = {0}, test = {0}, augmented = {0};
+    const mt_augment_params augment = mt_augment_report();
     mt_loader train_loader = {0}, test_loader = {0};
     mt_module *model = NULL;
     mt_optimizer *opt = NULL;
     mt_ctx *ctx = NULL;
     FILE *metrics = NULL;
     if (mt_mnist_load(o.data, true, &train, &err) != MT_OK || mt_mnist_load(o.data, false, &test, &err) != MT_OK ||
-        mt_loader_init(&train_loader, &train, o.batch_size, true, (uint64_t)o.seed + 1, r.mean, r.std, &err) != MT_OK ||
-        mt_loader_init(&test_loader, &test, 1000, false, 0, r.mean, r.std, &err) != MT_OK) {
+        (o.augment_copies > 0 &&
+         mt_dataset_augmented(&train, (int)o.augment_copies, &augment, (uint64_t)o.seed + 3, &augmented, &err) != MT_OK) ||
+        mt_loader_init(&train_loader, o.augment_copies > 0 ? &augmented : &train, o.batch_size, true,
+                       (uint64_t)o.seed + 1, r.mean, r.std, &err) != MT_OK ||
+        (o.augment && mt_loader_set_augment(&train_loader, &augment, &err) != MT_OK) ||
+        mt_loader_init(&test_loader, &test, r.eval_batch, false, 0, r.mean, r.std, &err) != MT_OK) {
         cli_error("%s", err.msg);
         goto done;
     }
@@ -181,12 +192,15 @@ int cmd_train(int argc, char **argv) {
         cli_error("%s", err.code ? err.msg : "out of memory building the model");
         goto done;
     }
-    printf("training %s (%lld parameters) on %lld images: %s lr %g momentum %g weight decay %g, batch %ld, %ld epochs, %d threads\n",
-           info->name, (long long)mt_module_num_params(model), (long long)train.n, o.optimizer, o.lr,
+    printf("training %s (%lld parameters) on %lld images%s: %s lr %g momentum %g weight decay %g, batch %ld, %ld epochs, %d threads\n",
+           info->name, (long long)mt_module_num_params(model), (long long)train_loader.ds->n,
+           o.augment ? " augmented afresh each epoch" : o.augment_copies ? " (originals + fixed transformed copies)" : "",
+           o.optimizer, o.lr,
            o.momentum, o.weight_decay, o.batch_size, o.epochs, mt_get_num_threads());
     fflush(stdout);
 
     double best_acc = -1.0;
+    int64_t total_steps = 0;
     int best_epoch = 0;
     eval_result ev = {0};
     for (int epoch = 1; epoch <= o.epochs; epoch++) {
@@ -195,11 +209,11 @@ int cmd_train(int argc, char **argv) {
         mt_loader_start_epoch(&train_loader);
         mt_module_train(model, true);
         double t0 = now_seconds(), loss_sum = 0.0;
-        int64_t seen = 0, steps = 0, b;
+        int64_t seen = 0, steps = 0, b = 0;
         mt_tensor *x;
         int32_t *y;
         mt_ctx_reset(ctx);
-        while ((b = mt_loader_next(&train_loader, ctx, &x, &y)) > 0) {
+        while ((o.max_steps == 0 || total_steps < o.max_steps) && (b = mt_loader_next(&train_loader, ctx, &x, &y)) > 0) {
             mt_tensor *loss = training_loss(ctx, o.loss, mt_module_forward(model, ctx, x), y);
             if (!mt_backward(ctx, loss)) break;
             mt_optimizer_step(opt);
@@ -207,6 +221,7 @@ int cmd_train(int argc, char **argv) {
             loss_sum += (double)loss->data[0] * (double)b;
             seen += b;
             steps++;
+            total_steps++;
             progress_update(&bar, steps, loss_sum / (double)seen, seen);
             mt_ctx_reset(ctx);
         }
@@ -242,7 +257,9 @@ int cmd_train(int argc, char **argv) {
                 goto done;
             }
         }
+        if (o.max_steps && total_steps >= o.max_steps) break;
     }
+    if (o.max_steps && total_steps >= o.max_steps) printf("stopped after %lld steps (--max-steps)\n", (long long)total_steps);
     printf("test accuracy %.2f%% (best %.2f%% at epoch %d); checkpoints and metrics.jsonl in %s/\n",
            100.0 * ev.accuracy, 100.0 * best_acc, best_epoch, o.out);
     status = 0;
@@ -258,5 +275,6 @@ done:
     mt_loader_free(&test_loader);
     mt_dataset_free(&train);
     mt_dataset_free(&test);
+    mt_dataset_free(&augmented);
     return status;
 }

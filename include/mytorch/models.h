@@ -12,6 +12,8 @@ typedef struct {
     int64_t batch_size;
     int epochs;
     float mean, std; /* input normalisation: (x/255 - mean) / std */
+    int augment_copies; /* transformed copies of each training image added before training */
+    int64_t eval_batch; /* images per forward pass when evaluating (bounded by activation memory) */
 } mt_recipe;
 
 /* Variants of a model (the report's ablations). Zeroed means the default. */

@@ -103,16 +103,21 @@ mt_status mt_dataset_augmented(const mt_dataset *src, int copies, const mt_augme
     if (!out) return mt_error_set(err, MT_ERR_ARG, "augmented dataset: out is NULL");
     *out = (mt_dataset){0};
     if (!src || !src->images || !src->labels || src->n <= 0 || src->rows <= 0 || src->cols <= 0)
-        return mt_error_set(err, MT_ERR_ARG, "augmented dataset: the source dataset is empty or not loaded");
+        return mt_error_set(err, MT_ERR_ARG,
+                            "augmented dataset: the source dataset is empty or not loaded");
     if (copies < 0)
-        return mt_error_set(err, MT_ERR_ARG, "augmented dataset: copies must be >= 0, got %d", copies);
+        return mt_error_set(err, MT_ERR_ARG, "augmented dataset: copies must be >= 0, got %d",
+                            copies);
     mt_status st = mt_augment_check(p, err);
     if (st != MT_OK) return st;
 
     const int64_t n = src->n, P = (int64_t)src->rows * src->cols;
-    if ((int64_t)copies + 1 > INT64_MAX / n || n * ((int64_t)copies + 1) > (int64_t)(SIZE_MAX / 4) / P)
+    /* Bounds total * P bytes of images and total transforms of 16 bytes alike. */
+    const uint64_t limit = (SIZE_MAX / sizeof(mt_augment_transform)) / (uint64_t)P;
+    if ((uint64_t)copies + 1 > limit / (uint64_t)n)
         return mt_error_set(err, MT_ERR_ARG,
-                            "augmented dataset: %lld images x (1 + %d copies) of %lld pixels is too large",
+                            "augmented dataset: %lld images x (1 + %d copies) of %lld pixels is "
+                            "too large",
                             (long long)n, copies, (long long)P);
     const int64_t total = n * (1 + (int64_t)copies), m = n * copies;
     const int64_t chunk = m < WARP_CHUNK ? m : WARP_CHUNK;

@@ -46,35 +46,59 @@ static bool conv_plan(mt_ctx *ctx, const mt_tensor *x, const mt_tensor *w, const
     return true;
 }
 
-mt_tensor *mt_conv2d(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bias, mt_conv2d_params p) {
-    mt_tensor *in[3] = {x, weight, bias};
-    if (!mt_inputs_ok(ctx, in, bias ? 3 : 2)) return NULL;
-    mt_window g;
-    int64_t groups;
-    if (!conv_plan(ctx, x, weight, bias, p, &g, &groups)) return NULL;
-    const int64_t O = weight->shape[0], P = g.OH * g.OW, NP = g.N * P;
-    const int64_t K = g.C / groups * g.KH * g.KW, Og = O / groups;
-    mt_tensor *out = mt_tensor_empty(ctx, 4, (int64_t[]){g.N, O, g.OH, g.OW});
-    float *col = mt_ctx_alloc(ctx, (size_t)(g.C * g.KH * g.KW * NP) * sizeof(float));
-    float *tmp = mt_ctx_alloc(ctx, (size_t)(O * NP) * sizeof(float));
-    conv_saved *saved = mt_ctx_alloc(ctx, sizeof *saved);
-    if (!out || !col || !tmp || !saved) return NULL;
-    mt_k_im2col(&g, x->data, col);
-    ctx->flops += 2.0 * (double)(O * NP * K);
+/* out (n images) = weight @ im2col(x) + bias, for the n images of window g; col and tmp
+ * are scratch of C*KH*KW*n*P and O*n*P floats. */
+static void conv_images(const mt_window *g, int64_t groups, const float *x, const mt_tensor *weight,
+                        const mt_tensor *bias, float *col, float *tmp, float *out) {
+    const int64_t O = weight->shape[0], P = g->OH * g->OW, NP = g->N * P;
+    const int64_t K = g->C / groups * g->KH * g->KW, Og = O / groups;
+    mt_k_im2col(g, x, col);
     for (int64_t gi = 0; gi < groups; gi++)
         mt_sgemm(false, false, Og, NP, K, 1.0f, weight->data + gi * Og * K, K, col + gi * K * NP, NP, 0.0f,
                  tmp + gi * Og * NP, NP);
-    /* (O, N*P) -> (N, O, P), adding the bias on the way. */
+    /* (O, n*P) -> (n, O, P), adding the bias on the way. */
 #pragma omp parallel for collapse(2) if (O * NP > (1 << 16))
-    for (int64_t n = 0; n < g.N; n++)
+    for (int64_t n = 0; n < g->N; n++)
         for (int64_t o = 0; o < O; o++) {
             const float *src = tmp + o * NP + n * P;
-            float *dst = out->data + (n * O + o) * P;
+            float *dst = out + (n * O + o) * P;
             float bo = bias ? bias->data[o] : 0.0f;
             for (int64_t k = 0; k < P; k++) dst[k] = src[k] + bo;
         }
+}
+
+/* Without grad the columns are not kept, so images go through in chunks whose column
+ * matrix stays around this many floats: bounded memory, and it stays in cache. */
+#define MT_CONV_CHUNK_FLOATS ((int64_t)1 << 19)
+
+mt_tensor *mt_conv2d(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bias, mt_conv2d_params p) {
+    mt_tensor *in[3] = {x, weight, bias};
+    int n_in = bias ? 3 : 2;
+    if (!mt_inputs_ok(ctx, in, n_in)) return NULL;
+    mt_window g;
+    int64_t groups;
+    if (!conv_plan(ctx, x, weight, bias, p, &g, &groups)) return NULL;
+    const int64_t O = weight->shape[0], P = g.OH * g.OW, CKK = g.C * g.KH * g.KW;
+    mt_tensor *out = mt_tensor_empty(ctx, 4, (int64_t[]){g.N, O, g.OH, g.OW});
+    if (!out) return NULL;
+    ctx->flops += 2.0 * (double)(O * g.N * P * (CKK / groups));
+    bool keep = mt_needs_grad(ctx, in, n_in);
+    int64_t chunk = keep ? g.N : MT_CONV_CHUNK_FLOATS / (CKK * P);
+    if (chunk < 1) chunk = 1;
+    if (chunk > g.N) chunk = g.N;
+    float *col = mt_ctx_alloc(ctx, (size_t)(CKK * chunk * P) * sizeof(float));
+    float *tmp = mt_ctx_alloc(ctx, (size_t)(O * chunk * P) * sizeof(float));
+    if (!col || !tmp) return NULL;
+    for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
+        mt_window part = g;
+        part.N = g.N - n0 < chunk ? g.N - n0 : chunk;
+        conv_images(&part, groups, x->data + n0 * g.C * g.H * g.W, weight, bias, col, tmp, out->data + n0 * O * P);
+    }
+    if (!keep) return out;
+    conv_saved *saved = mt_ctx_alloc(ctx, sizeof *saved);
+    if (!saved) return NULL;
     *saved = (conv_saved){g, groups, col};
-    mt_node *node = mt_record(ctx, MT_OP_CONV2D, out, in, bias ? 3 : 2);
+    mt_node *node = mt_record(ctx, MT_OP_CONV2D, out, in, n_in);
     if (node) node->saved = saved;
     return out;
 }

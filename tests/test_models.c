@@ -1,0 +1,242 @@
+/* PyTorch parity of whole models: the report's models give PyTorch 1.13's state-dict
+ * names, logits, loss, gradients and BatchNorm running statistics for one training
+ * step, and its evaluation logits afterwards (fixtures: tests/fixtures/models.safetensors,
+ * written by make_fixtures.py's make_models). Also their parameter counts and a
+ * checkpoint round trip. */
+#include "fixture.h"
+#include "mytorch/checkpoint.h"
+#include "mytorch/models.h"
+#include "test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define GRAD_KEEP 2048 /* the fixture keeps the first 2048 values of longer gradients */
+
+typedef struct {
+    const char *variant; /* fixture prefix */
+    mt_module *(*build)(mt_rng *rng, const mt_model_options *opt);
+    mt_model_options opt;
+} model_case;
+
+static const model_case model_cases[] = {
+    {"fcn", mt_model_fcn, {0}},
+    {"cnn1", mt_model_cnn1, {0}},
+    {"cnn2_leaky", mt_model_cnn2, {.activation = "leaky_relu"}},
+    {"cnn2_relu", mt_model_cnn2, {.activation = "relu"}},
+    {"lenet", mt_model_lenet, {0}},
+    {"resnet8", mt_model_resnet8, {0}},
+};
+
+static bool ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* The fixture script's deterministic state: the p-th state-dict entry (p counts every
+ * key, num_batches_tracked included) gets, with s = sin(0.37 i + p) over its flattened
+ * index i, 0.5 s / sqrt(numel / shape[0]) when it has two or more dims, 1 + 0.5 s^2 when
+ * it is a running_var, and 0.1 s otherwise; num_batches_tracked is 0. */
+static void set_formula_state(const mt_state_dict *sd) {
+    for (int p = 0; p < sd->n; p++) {
+        mt_tensor *t = sd->items[p].tensor;
+        if (!t) {
+            *sd->items[p].i64 = 0;
+            continue;
+        }
+        bool var = ends_with(sd->items[p].name, "running_var");
+        for (int64_t i = 0; i < t->numel; i++) {
+            double s = sin(0.37 * (double)i + p);
+            double v = t->ndim >= 2 ? 0.5 * s / sqrt((double)(t->numel / t->shape[0])) : var ? 1.0 + 0.5 * s * s : 0.1 * s;
+            t->data[i] = (float)v;
+        }
+    }
+}
+
+/* True when the state dict's names, in order, are the space-separated list keys. */
+static bool same_keys(const char *variant, const mt_state_dict *sd, const char *keys) {
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", keys ? keys : "");
+    int k = 0;
+    bool ok = true;
+    for (char *tok = strtok(buf, " "); tok; tok = strtok(NULL, " "), k++) {
+        if (k >= sd->n) {
+            mt_test_fail(__FILE__, __LINE__, "%s: PyTorch has state-dict key '%s' beyond our %d", variant, tok, sd->n);
+            return false;
+        }
+        if (strcmp(tok, sd->items[k].name) != 0) {
+            mt_test_fail(__FILE__, __LINE__, "%s: state-dict key %d is '%s', PyTorch's is '%s'", variant, k,
+                         sd->items[k].name, tok);
+            ok = false;
+        }
+    }
+    if (k != sd->n) {
+        mt_test_fail(__FILE__, __LINE__, "%s: %d state-dict keys, PyTorch has %d", variant, sd->n, k);
+        ok = false;
+    }
+    return ok;
+}
+
+/* One training step (forward, loss, backward, no update) and an evaluation forward of
+ * one model, compared with PyTorch's. */
+static void check_model(const model_case *c, const mt_safetensors *st) {
+    /* Only summation order differs from PyTorch; measured, every value here (logits,
+     * loss, gradients, running statistics, all six models) is within 3e-7 of PyTorch's.
+     * Logits are ~0.2 and gradients ~1e-3, so gradients get their own, smaller atol:
+     * 1e-4 would let a 10% error in a gradient through. */
+    const double atol = 1e-5, grad_atol = 2e-6, rtol = 1e-4;
+    char what[192];
+    mt_rng rng;
+    mt_rng_seed(&rng, 0);
+    mt_module *m = c->build(&rng, &c->opt);
+    if (!m) {
+        mt_test_fail(__FILE__, __LINE__, "%s: the model could not be built", c->variant);
+        return;
+    }
+    mt_state_dict sd = mt_module_state_dict(m);
+    mt_ctx *ctx = mt_ctx_new();
+    const mt_st_tensor *xt = fixture_get(st, "%s.x", c->variant), *yt = fixture_get(st, "%s.y", c->variant);
+    if (!xt || !yt || !same_keys(c->variant, &sd, mt_safetensors_meta(st, c->variant))) goto done;
+    set_formula_state(&sd);
+
+    int32_t y[4];
+    for (int n = 0; n < 4; n++) y[n] = (int32_t)((const float *)yt->data)[n];
+    mt_module_train(m, true);
+    mt_tensor *x = mt_tensor_from(ctx, xt->ndim, xt->shape, xt->data);
+    mt_tensor *logits = mt_module_forward(m, ctx, x);
+    mt_tensor *loss = mt_cross_entropy(ctx, logits, y);
+    if (!loss || !mt_backward(ctx, loss)) {
+        mt_test_fail(__FILE__, __LINE__, "%s: training step failed: %s", c->variant, mt_ctx_error(ctx)->msg);
+        goto done;
+    }
+    snprintf(what, sizeof what, "%s training logits", c->variant);
+    CHECK(fixture_close(what, logits->data, logits->numel, fixture_get(st, "%s.train_logits", c->variant), atol, rtol));
+    snprintf(what, sizeof what, "%s loss", c->variant);
+    CHECK(fixture_close(what, loss->data, 1, fixture_get(st, "%s.loss", c->variant), atol, rtol));
+
+    mt_state_dict params = mt_module_named_parameters(m);
+    for (int k = 0; k < params.n; k++) {
+        const mt_tensor *t = params.items[k].tensor;
+        bool cut = t->numel > GRAD_KEEP;
+        snprintf(what, sizeof what, "%s grad of %s", c->variant, params.items[k].name);
+        CHECK(fixture_close(what, t->grad, cut ? GRAD_KEEP : t->numel,
+                            cut ? fixture_get(st, "%s.grad.%s.first%d", c->variant, params.items[k].name, GRAD_KEEP)
+                                : fixture_get(st, "%s.grad.%s", c->variant, params.items[k].name),
+                            grad_atol, rtol));
+    }
+    mt_state_dict_free(&params);
+
+    /* BatchNorm's buffers after the step: running statistics and the batch count. */
+    for (int k = 0; k < sd.n; k++) {
+        const mt_member *e = &sd.items[k];
+        snprintf(what, sizeof what, "%s %s after the step", c->variant, e->name);
+        if (!e->tensor) {
+            float count = (float)*e->i64;
+            CHECK(fixture_close(what, &count, 1, fixture_get(st, "%s.after.%s", c->variant, e->name), 0, 0));
+        } else if (ends_with(e->name, "running_mean") || ends_with(e->name, "running_var")) {
+            CHECK(fixture_close(what, e->tensor->data, e->tensor->numel,
+                                fixture_get(st, "%s.after.%s", c->variant, e->name), atol, rtol));
+        }
+    }
+
+    mt_ctx_reset(ctx);
+    mt_module_train(m, false);
+    mt_set_grad_enabled(ctx, false);
+    logits = mt_module_forward(m, ctx, mt_tensor_from(ctx, xt->ndim, xt->shape, xt->data));
+    snprintf(what, sizeof what, "%s evaluation logits", c->variant);
+    CHECK(logits && !logits->requires_grad);
+    if (logits)
+        CHECK(fixture_close(what, logits->data, logits->numel, fixture_get(st, "%s.eval_logits", c->variant), atol, rtol));
+
+done:
+    if (mt_ctx_failed(ctx)) mt_test_fail(__FILE__, __LINE__, "%s: %s", c->variant, mt_ctx_error(ctx)->msg);
+    mt_ctx_free(ctx);
+    mt_state_dict_free(&sd);
+    mt_module_free(m);
+}
+
+MT_TEST(models_match_pytorch_train_step_and_eval) {
+    mt_safetensors st = {0};
+    REQUIRE(fixture_open("models.safetensors", &st));
+    for (size_t k = 0; k < sizeof model_cases / sizeof model_cases[0]; k++) check_model(&model_cases[k], &st);
+    mt_safetensors_free(&st);
+}
+
+MT_TEST(models_have_the_reports_parameter_counts) {
+    /* The counts PyTorch reports: sum(p.numel() for p in model.parameters()). */
+    static const struct {
+        const char *name;
+        int64_t params;
+    } want[] = {{"fcn", 109386}, {"cnn1", 3870}, {"cnn2", 50826}, {"lenet", 61750}, {"resnet8", 98346}};
+    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
+        const mt_model_info *info = mt_model_find(want[k].name);
+        CHECK_MSG(info, "no model '%s'", want[k].name);
+        if (!info) continue;
+        mt_rng rng;
+        mt_rng_seed(&rng, 0);
+        mt_module *m = info->build(&rng, NULL);
+        CHECK_MSG(m && mt_module_num_params(m) == want[k].params, "%s: %lld parameters, PyTorch has %lld",
+                  want[k].name, m ? (long long)mt_module_num_params(m) : -1LL, (long long)want[k].params);
+        mt_module_free(m);
+    }
+    /* The ablation: LeNet without norm1/norm2 (their weights and biases, 2 * (6 + 16)). */
+    mt_rng rng;
+    mt_rng_seed(&rng, 0);
+    mt_module *m = mt_model_lenet(&rng, &(mt_model_options){.no_batchnorm = true});
+    REQUIRE(m);
+    CHECK(mt_module_num_params(m) == 61706);
+    mt_state_dict sd = mt_module_state_dict(m);
+    CHECK(sd.n == 10);
+    for (int k = 0; k < sd.n; k++) CHECK_MSG(!strstr(sd.items[k].name, "norm"), "unexpected key %s", sd.items[k].name);
+    mt_state_dict_free(&sd);
+    mt_module_free(m);
+}
+
+MT_TEST(models_checkpoint_round_trips) {
+    mt_rng rng;
+    mt_rng_seed(&rng, 1);
+    mt_module *a = mt_model_lenet(&rng, NULL);
+    mt_module *b = mt_model_lenet(&rng, NULL); /* different weights: rng moved on */
+    REQUIRE(a && b);
+    /* Give the BatchNorm buffers values a fresh model does not have. */
+    mt_state_dict sa = mt_module_state_dict(a);
+    for (int k = 0; k < sa.n; k++) {
+        if (sa.items[k].i64) *sa.items[k].i64 = 1000 + k;
+        else if (!sa.items[k].tensor->requires_grad)
+            for (int64_t i = 0; i < sa.items[k].tensor->numel; i++) sa.items[k].tensor->data[i] = 0.5f + 0.01f * (float)i;
+    }
+
+    char dir[64], path[128];
+    snprintf(dir, sizeof dir, "/tmp/mt_models_XXXXXX");
+    REQUIRE(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/lenet.safetensors", dir);
+    mt_error err = {0};
+    const char *keys[] = {"model"}, *values[] = {"lenet"};
+    CHECK_MSG(mt_checkpoint_save(a, path, keys, values, 1, &err) == MT_OK, "%s", err.msg);
+    mt_safetensors st = {0};
+    CHECK_MSG(mt_safetensors_read(path, &st, &err) == MT_OK, "%s", err.msg);
+    const mt_st_tensor *count = mt_safetensors_get(&st, "norm1.num_batches_tracked");
+    CHECK(count && count->dtype == MT_DTYPE_I64 && count->ndim == 0); /* as PyTorch writes it */
+    const char *model = mt_safetensors_meta(&st, "model");
+    CHECK(model && strcmp(model, "lenet") == 0);
+    CHECK_MSG(mt_module_load_state_dict(b, &st, true, &err) == MT_OK, "%s", err.msg);
+
+    mt_state_dict sb = mt_module_state_dict(b);
+    CHECK(sa.n == sb.n && sa.n == 20);
+    for (int k = 0; k < sa.n && k < sb.n; k++) {
+        const mt_member *x = &sa.items[k], *y = &sb.items[k];
+        CHECK(strcmp(x->name, y->name) == 0);
+        if (x->i64) CHECK_MSG(y->i64 && *y->i64 == *x->i64, "%s differs after the round trip", x->name);
+        else CHECK_MSG(y->tensor && mt_same_shape(x->tensor, y->tensor) &&
+                           memcmp(x->tensor->data, y->tensor->data, (size_t)x->tensor->numel * sizeof(float)) == 0,
+                       "%s differs after the round trip", x->name);
+    }
+    mt_state_dict_free(&sb);
+    mt_safetensors_free(&st);
+    CHECK(unlink(path) == 0 && rmdir(dir) == 0);
+    mt_state_dict_free(&sa);
+    mt_module_free(a);
+    mt_module_free(b);
+}

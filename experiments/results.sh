@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Writes docs/RESULTS.md from runs/experiments/*/metrics.jsonl: final and best test
+# accuracy of each experiment beside the report's, with the time per epoch.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-docs/RESULTS.md}
+
+# The report's test accuracies (REFERENCE.md); fcn: "about 95%".
+declare -A report=([fcn]="about 95" [cnn1]=98.45 [cnn2_leaky]=99.26 [cnn2_relu]=98.98 [lenet]=99.26 [resnet8]=99.28)
+
+tmp=$(mktemp)
+{
+    echo "# Results"
+    echo
+    echo "Each row is one run of \`experiments/run.sh NAME\` (the flags are in experiments/list.tsv), on"
+    echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores. Accuracy is on the 10,000"
+    echo "MNIST test images after the last epoch, and at the best epoch; time is training only,"
+    echo "per epoch (median), without the evaluation."
+    echo
+    echo "| experiment | flags | epochs | final acc. | best acc. (epoch) | report | s/epoch |"
+    echo "|---|---|---|---|---|---|---|"
+    while IFS=$'\t' read -r name flags; do
+        [[ -z "$name" || "$name" == \#* ]] && continue
+        m=runs/experiments/$name/metrics.jsonl
+        if [[ ! -s "$m" ]]; then
+            echo "| $name | \`$flags\` | not run | | | ${report[$name]:-}% | |"
+            continue
+        fi
+        awk -v name="$name" -v flags="$flags" -v rep="${report[$name]:-}" '
+            function field(k,   r) { r = $0; sub(".*\"" k "\":", "", r); sub("[,}].*", "", r); return r }
+            { n++; acc = field("test_accuracy"); t[n] = field("epoch_seconds")
+              if (acc > best) { best = acc; at = field("epoch") } last = acc }
+            END {
+                asort(t); med = (n % 2) ? t[(n + 1) / 2] : (t[n / 2] + t[n / 2 + 1]) / 2
+                printf "| %s | `%s` | %d | %.2f%% | %.2f%% (%d) | %s%% | %.1f |\n", name, flags, n, 100 * last, 100 * best, at, rep, med
+            }' "$m"
+    done < experiments/list.tsv
+} > "$tmp"
+mv "$tmp" "$out"
+echo "results.sh: wrote $out"

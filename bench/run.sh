@@ -89,7 +89,7 @@ run_mytorch() {
     "${BASE_ENV[@]}" "$MT" train --model "$m" --epochs 1 --threads "$THREADS" --batch-size "${BATCH[$m]}" \
         --data "$DATA" --out "$dir" >"$TMP/log" 2>&1 || { cat "$TMP/log" >&2; fail "mytorch train $m failed"; }
     line=$(tail -n 1 "$dir/metrics.jsonl")
-    ev=$("${BASE_ENV[@]}" "$MT" eval --checkpoint "$dir/best.safetensors" --json --threads "$THREADS" \
+    ev=$("${BASE_ENV[@]}" "$MT" eval --checkpoint "$dir/best.safetensors" --json --warmup --threads "$THREADS" \
         --data "$DATA" 2>"$TMP/log") || { cat "$TMP/log" >&2; fail "mytorch eval $m failed"; }
     echo "$(need epoch_seconds "$(jnum epoch_seconds <<<"$line")") $(need images_per_s "$(jnum images_per_s <<<"$ev")")" \
         "$(need eval_images_per_s "$(jnum eval_images_per_s <<<"$line")") $(need peak_rss_mb "$(jnum peak_rss_mb <<<"$line")")" \
@@ -130,7 +130,7 @@ col() { awk -v c="$2" '{print $c}' "$1" | median; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{if (a=="n/a" || b=="n/a" || b+0==0) print "n/a"; else printf "%.2fx", a/b}'; }
 fmt() { awk -v x="$1" -v f="$2" 'BEGIN{if (x=="n/a") print x; else printf f, x}'; }
 pct() { awk -v x="$1" 'BEGIN{if (x=="n/a") print x; else printf "%.2f%%", 100*x}'; }
-runs() { awk -v c="$2" '{printf "%s%s", NR > 1 ? " " : "", $c}' "$1"; }
+runs() { awk -v c="$2" '{printf "%s%s", (NR > 1 ? " " : ""), $c}' "$1"; }
 TABLE="| model | batch | mytorch s/epoch | PyTorch s/epoch | speed-up | mytorch infer img/s | PyTorch infer img/s | ratio | mytorch RSS MB | PyTorch RSS MB | ratio | accuracy mytorch / PyTorch |
 |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 NOTES=
@@ -166,7 +166,7 @@ if ((HAVE_PT)); then
 f = ctypes.CDLL("libblas.so.3").openblas_get_corename; f.restype = ctypes.c_char_p; print(f().decode())' 2>/dev/null || echo unknown)
 fi
 OPENBLAS_PKG=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package} ${Version}\n' 'libopenblas0*' 2>/dev/null |
-    awk '$1 == "ii" {printf "%s%s %s", n++ ? ", " : "", $2, $3}' || true)
+    awk '$1 == "ii" {printf "%s%s %s", (n++ ? ", " : ""), $2, $3}' || true)
 LIBBLAS=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || echo unknown)
 mkdir -p "$(dirname "$OUT")"
 {
@@ -191,8 +191,8 @@ mkdir -p "$(dirname "$OUT")"
     echo "one epoch on the 60,000 training images from a fresh process, then measures inference"
     echo "on the 10,000 test images in batches of 1000. Speed-up = PyTorch s/epoch / mytorch"
     echo "s/epoch; inference ratio = mytorch img/s / PyTorch img/s; RSS ratio = PyTorch / mytorch."
-    echo "mytorch inference is \`mytorch eval --json\` (one cold pass in a new process); PyTorch's"
-    echo "is its second pass (bench/pytorch_bench.py warms up once). RSS is the peak of the"
+    echo "Inference is timed on a warm second pass in both: \`mytorch eval --json --warmup\` and"
+    echo "bench/pytorch_bench.py (which warms up once). RSS is the peak of the"
     echo "training process (which also runs the test pass) for both."
     echo
     echo "$TABLE"

@@ -55,7 +55,7 @@ static bool dump_logits(mt_module *m, mt_ctx *ctx, mt_loader *loader, long n, co
 int cmd_eval(int argc, char **argv) {
     const char *checkpoint = NULL, *model_name = NULL, *data = "data/mnist", *dump = NULL;
     long threads = 0, dump_count = 100, batch = 0;
-    bool json = false;
+    bool json = false, warmup = false;
     arg_spec specs[] = {
         {"--checkpoint", ARG_STR, &checkpoint, 0, 0, "FILE", "a .safetensors checkpoint (required)", false},
         {"--model", ARG_STR, &model_name, 0, 0, "NAME", "model (default: the one named in the checkpoint)", false},
@@ -63,6 +63,7 @@ int cmd_eval(int argc, char **argv) {
         {"--batch-size", ARG_INT, &batch, 1, 1 << 20, "N", "images per forward pass; default: the model's", false},
         {"--threads", ARG_INT, &threads, 0, 1024, "N", "threads; default 0 = all cores", false},
         {"--json", ARG_SWITCH, &json, 0, 0, "", "print one JSON line instead of text", false},
+        {"--warmup", ARG_SWITCH, &warmup, 0, 0, "", "run the test set once untimed first (for benchmarks)", false},
         {"--dump-logits", ARG_STR, &dump, 0, 0, "FILE", "also write the first test images and their logits", false},
         {"--dump-count", ARG_INT, &dump_count, 1, 1 << 20, "N", "images for --dump-logits; default 100", false},
     };
@@ -134,7 +135,7 @@ int cmd_eval(int argc, char **argv) {
         goto done;
     }
     eval_result ev;
-    if (!evaluate(model, ctx, &loader, &ev)) {
+    if ((warmup && !evaluate(model, ctx, &loader, &ev)) || !evaluate(model, ctx, &loader, &ev)) {
         cli_error("evaluation failed: %s", mt_ctx_error(ctx)->msg);
         goto done;
     }

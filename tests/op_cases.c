@@ -58,6 +58,22 @@ RUN(run_adaptive_3, mt_adaptive_avg_pool2d(ctx, in[0], 3, 2))
 RUN(run_bn_train, mt_batch_norm(ctx, in[0], in[1], in[2], (mt_batch_norm_params){.training = true, .momentum = 0.1, .eps = 1e-5}))
 RUN(run_bn_eval, mt_batch_norm(ctx, in[0], in[1], in[2], (mt_batch_norm_params){.running_mean = in[3], .running_var = in[4], .momentum = 0.1, .eps = 1e-5}))
 
+RUN(run_layer_norm, mt_layer_norm(ctx, in[0], 1, in[1], in[2], 1e-5f))
+RUN(run_layer_norm_2d, mt_layer_norm(ctx, in[0], 2, in[1], in[2], 1e-5f))
+RUN(run_layer_norm_plain, mt_layer_norm(ctx, in[0], 1, NULL, NULL, 1e-5f))
+RUN(run_gelu, mt_gelu(ctx, in[0], false))
+RUN(run_gelu_tanh, mt_gelu(ctx, in[0], true))
+RUN(run_permute, mt_permute(ctx, in[0], (const int[]){0, 2, 3, 1}))
+RUN(run_transpose, mt_transpose(ctx, in[0], 1, 2))
+RUN(run_cat2, mt_cat(ctx, in, 2, 1))
+RUN(run_cat3, mt_cat(ctx, in, 3, 0))
+RUN(run_slice, mt_slice(ctx, in[0], 1, 1, 5))
+RUN(run_select, mt_select(ctx, in[0], 1, 0))
+RUN(run_index_select, mt_index_select(ctx, in[0], 0, (const int64_t[]){3, 0, 3, 1}, 4))
+RUN(run_expand, mt_expand(ctx, in[0], 3, (const int64_t[]){3, 2, -1}))
+RUN(run_expand_new_dim, mt_expand(ctx, in[0], 3, (const int64_t[]){2, 3, 5}))
+RUN(run_sdpa, mt_scaled_dot_product_attention(ctx, in[0], in[1], in[2]))
+
 /* Dropout draws its mask from the ctx RNG: reseed it so that every call (the finite
  * differences rerun the op) sees the same mask. */
 static mt_tensor *run_dropout(mt_ctx *ctx, mt_tensor **in, const int32_t *targets) {
@@ -127,6 +143,21 @@ const op_case op_cases[] = {
     {"batch_norm_train_2d", "batch_norm", 3, {2, 1, 1}, {{6, 4}, {4}, {4}}, -1, 1, false, false, run_bn_train},
     {"batch_norm_eval", "batch_norm", 5, {4, 1, 1, 1, 1}, {{2, 3, 3, 2}, {3}, {3}, {3}, {3}}, 0.2f, 1, false, false, run_bn_eval},
     {"dropout", "dropout", 1, {2}, {{8, 16}}, -1, 1, false, false, run_dropout},
+    {"layer_norm", "layer_norm", 3, {3, 1, 1}, {{2, 3, 8}, {8}, {8}}, -2, 2, false, false, run_layer_norm},
+    {"layer_norm_2d", "layer_norm", 3, {3, 2, 2}, {{2, 3, 4}, {3, 4}, {3, 4}}, -2, 2, false, false, run_layer_norm_2d},
+    {"layer_norm_plain", "layer_norm", 1, {2}, {{4, 6}}, -2, 2, false, false, run_layer_norm_plain},
+    {"gelu", "gelu", 1, {2}, {{3, 5}}, -3, 3, false, false, run_gelu},
+    {"gelu_tanh", "gelu", 1, {2}, {{3, 5}}, -3, 3, false, false, run_gelu_tanh},
+    {"permute", "permute", 1, {4}, {{2, 3, 4, 5}}, -1, 1, false, false, run_permute},
+    {"transpose", "transpose", 1, {3}, {{2, 3, 4}}, -1, 1, false, false, run_transpose},
+    {"cat", "cat", 2, {3, 3}, {{2, 1, 4}, {2, 3, 4}}, -1, 1, false, false, run_cat2},
+    {"cat3", "cat", 3, {2, 2, 2}, {{1, 3}, {2, 3}, {3, 3}}, -1, 1, false, false, run_cat3},
+    {"slice", "slice", 1, {3}, {{3, 6, 2}}, -1, 1, false, false, run_slice},
+    {"select", "slice", 1, {3}, {{2, 5, 4}}, -1, 1, false, false, run_select},
+    {"index_select", "index_select", 1, {2}, {{4, 5}}, -1, 1, false, false, run_index_select},
+    {"expand", "expand", 1, {3}, {{1, 1, 4}}, -1, 1, false, false, run_expand},
+    {"expand_new_dim", "expand", 1, {2}, {{3, 1}}, -1, 1, false, false, run_expand_new_dim},
+    {"sdpa", "scaled_dot_product_attention", 3, {4, 4, 4}, {{2, 3, 5, 4}, {2, 3, 6, 4}, {2, 3, 6, 3}}, -1, 1, false, false, run_sdpa},
 };
 
 const int op_case_count = sizeof op_cases / sizeof op_cases[0];

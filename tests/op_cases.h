@@ -12,6 +12,7 @@ typedef struct op_case {
     int n_in;
     int ndim[5];
     int64_t shape[5][4];
+    /* (fields below: value range, flags, and the call) */
     float lo, hi;             /* inputs are drawn uniform in [lo, hi] ... */
     bool away_from_zero;      /* ... with |x| >= 0.1 (kinks of relu) */
     bool no_grad_in1;         /* the second input is a constant (probability targets) */

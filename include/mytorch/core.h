@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #define MT_MAX_DIMS 8
-#define MT_MAX_INPUTS 3
+#define MT_MAX_INPUTS 8
 
 /* ---- errors ---------------------------------------------------------------------- */
 

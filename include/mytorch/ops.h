@@ -98,6 +98,29 @@ mt_tensor *mt_batch_norm(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor
  * RNG) and scales the rest by 1/(1-p); otherwise returns x itself. */
 mt_tensor *mt_dropout(mt_ctx *ctx, mt_tensor *x, float p, bool training);
 
+/* ---- transformer ops ------------------------------------------------------------------------ */
+/* F.layer_norm over the last n_dims dims; weight and bias have those dims' shape (or NULL). */
+mt_tensor *mt_layer_norm(mt_ctx *ctx, mt_tensor *x, int n_dims, mt_tensor *weight, mt_tensor *bias, float eps);
+/* F.gelu: exact (erf) form, or approximate='tanh'. */
+mt_tensor *mt_gelu(mt_ctx *ctx, mt_tensor *x, bool tanh_approx);
+/* x.permute(dims) and x.transpose(d0, d1): copies (tensors stay contiguous). */
+mt_tensor *mt_permute(mt_ctx *ctx, mt_tensor *x, const int *dims);
+mt_tensor *mt_transpose(mt_ctx *ctx, mt_tensor *x, int dim0, int dim1);
+/* torch.cat of n tensors (1..MT_MAX_INPUTS) along dim. */
+mt_tensor *mt_cat(mt_ctx *ctx, mt_tensor *const *tensors, int n, int dim);
+/* x[..., start:end, ...] along dim (negative start/end count from the end; end clamps). */
+mt_tensor *mt_slice(mt_ctx *ctx, mt_tensor *x, int dim, int64_t start, int64_t end);
+/* x.select(dim, index): the slice at index with that dim removed (x[:, 0] is select(x, 1, 0)). */
+mt_tensor *mt_select(mt_ctx *ctx, mt_tensor *x, int dim, int64_t index);
+/* torch.index_select(x, dim, index[0..n)); repeated indices get summed gradients. */
+mt_tensor *mt_index_select(mt_ctx *ctx, mt_tensor *x, int dim, const int64_t *index, int64_t n);
+/* x.expand(shape): broadcast size-1 dims (and new leading dims); -1 keeps a size. The
+ * gradient sums over the broadcast. */
+mt_tensor *mt_expand(mt_ctx *ctx, mt_tensor *x, int ndim, const int64_t *shape);
+/* F.scaled_dot_product_attention(q, k, v) without mask or dropout: softmax(q k^T/sqrt(d)) v;
+ * q (..., T, d), k (..., S, d), v (..., S, e). */
+mt_tensor *mt_scaled_dot_product_attention(mt_ctx *ctx, mt_tensor *q, mt_tensor *k, mt_tensor *v);
+
 /* ---- the op table ------------------------------------------------------------------------ */
 struct mt_node;
 typedef void (*mt_backward_fn)(mt_ctx *ctx, struct mt_node *node);

@@ -20,6 +20,8 @@ enum {
     MT_OP_CROSS_ENTROPY, MT_OP_CROSS_ENTROPY_PROBS, MT_OP_MSE_LOSS,
     MT_OP_CONV2D, MT_OP_MAX_POOL2D, MT_OP_AVG_POOL2D, MT_OP_ADAPTIVE_AVG_POOL2D,
     MT_OP_BATCH_NORM, MT_OP_DROPOUT,
+    MT_OP_LAYER_NORM, MT_OP_GELU, MT_OP_PERMUTE, MT_OP_TRANSPOSE, MT_OP_CAT, MT_OP_SLICE,
+    MT_OP_INDEX_SELECT, MT_OP_EXPAND, MT_OP_SDPA,
     MT_OP_COUNT
 };
 
@@ -38,6 +40,14 @@ void mt_conv2d_backward(mt_ctx *ctx, mt_node *node);
 void mt_pool2d_backward(mt_ctx *ctx, mt_node *node);
 void mt_batch_norm_backward(mt_ctx *ctx, mt_node *node);
 void mt_dropout_backward(mt_ctx *ctx, mt_node *node);
+void mt_layer_norm_backward(mt_ctx *ctx, mt_node *node);
+void mt_gelu_backward(mt_ctx *ctx, mt_node *node);
+void mt_permute_backward(mt_ctx *ctx, mt_node *node);
+void mt_cat_backward(mt_ctx *ctx, mt_node *node);
+void mt_slice_backward(mt_ctx *ctx, mt_node *node);
+void mt_index_select_backward(mt_ctx *ctx, mt_node *node);
+void mt_expand_backward(mt_ctx *ctx, mt_node *node);
+void mt_sdpa_backward(mt_ctx *ctx, mt_node *node);
 
 /* Returns true when every input is non-NULL and the ctx holds no error. */
 bool mt_inputs_ok(mt_ctx *ctx, mt_tensor *const *in, int n);

@@ -45,6 +45,15 @@ const mt_op_info mt_op_table[] = {
     OP(MT_OP_ADAPTIVE_AVG_POOL2D, "adaptive_avg_pool2d", mt_adaptive_avg_pool2d, mt_pool2d_backward),
     OP(MT_OP_BATCH_NORM, "batch_norm", mt_batch_norm, mt_batch_norm_backward),
     OP(MT_OP_DROPOUT, "dropout", mt_dropout, mt_dropout_backward),
+    OP(MT_OP_LAYER_NORM, "layer_norm", mt_layer_norm, mt_layer_norm_backward),
+    OP(MT_OP_GELU, "gelu", mt_gelu, mt_gelu_backward),
+    OP(MT_OP_PERMUTE, "permute", mt_permute, mt_permute_backward),
+    OP(MT_OP_TRANSPOSE, "transpose", mt_transpose, mt_permute_backward),
+    OP(MT_OP_CAT, "cat", mt_cat, mt_cat_backward),
+    OP(MT_OP_SLICE, "slice", mt_slice, mt_slice_backward),
+    OP(MT_OP_INDEX_SELECT, "index_select", mt_index_select, mt_index_select_backward),
+    OP(MT_OP_EXPAND, "expand", mt_expand, mt_expand_backward),
+    OP(MT_OP_SDPA, "scaled_dot_product_attention", mt_scaled_dot_product_attention, mt_sdpa_backward),
 };
 
 const int mt_op_count = MT_OP_COUNT;

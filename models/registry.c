@@ -20,6 +20,8 @@ const mt_model_info mt_models[] = {
     /* The report fed the ResNet x/255 without mean/std normalisation. */
     {"resnet8", "8-layer ResNet: stem, three BasicBlocks (16/32/64), avg-pool (report, Part I)", mt_model_resnet8,
      {MT_OPTIM_SGD, 0.01, 0.5, 1e-4, 32, 10, 0.0f, 1.0f, 0, 100}},
+    {"vit", "Vision Transformer: 7x7 patches, 6 pre-norm blocks of width 64, 8 heads (report, Part I)", mt_model_vit,
+     {MT_OPTIM_ADAM, 1e-3, 0.0, 0.0, 64, 50, MNIST_MEAN, MNIST_STD, 0, 500}},
 };
 
 const int mt_model_count = sizeof mt_models / sizeof mt_models[0];

@@ -16,10 +16,23 @@ typedef struct {
     int64_t eval_batch; /* images per forward pass when evaluating (bounded by activation memory) */
 } mt_recipe;
 
+/* The Vision Transformer's shape; mt_vit_defaults() is the report's. */
+typedef struct {
+    int depth;     /* encoder blocks: 6 */
+    int width;     /* d_model: 64 */
+    int heads;     /* attention heads: 8 (width % heads == 0) */
+    int mlp;       /* hidden width of each block's MLP: 128 */
+    int patch;     /* patch side in pixels: 7 (28 % patch == 0) */
+    float dropout; /* 0.2 */
+} mt_vit_config;
+
+mt_vit_config mt_vit_defaults(void);
+
 /* Variants of a model (the report's ablations). Zeroed means the default. */
 typedef struct {
-    const char *activation; /* cnn2: "leaky_relu" (default, slope 0.01) or "relu" */
-    bool no_batchnorm;      /* lenet: without its two BatchNorm2d layers */
+    const char *activation;   /* cnn2: "leaky_relu" (default, slope 0.01) or "relu" */
+    bool no_batchnorm;        /* lenet: without its two BatchNorm2d layers */
+    const mt_vit_config *vit; /* vit: NULL for the report's shape */
 } mt_model_options;
 
 typedef struct {
@@ -51,5 +64,9 @@ mt_module *mt_model_lenet(mt_rng *rng, const mt_model_options *opt);
 /* The report's 8-layer ResNet: stem conv1 (conv, BN, ReLU), max-pool 3/1/1, three stages
  * of one BasicBlock (16, 32, 64 channels), avg-pool 7, outlayer 64->10. */
 mt_module *mt_model_resnet8(mt_rng *rng, const mt_model_options *opt);
+/* The report's ViT: 7x7 patches -> patch_embedding (embedding Linear(49, 64), cls_token,
+ * position_embedding), dropout, encoder.layers.N pre-norm blocks (LayerNorm1, atten,
+ * LayerNorm2, mlp.net.0/3), final ln, class token -> mlp_head; 205,962 parameters. */
+mt_module *mt_model_vit(mt_rng *rng, const mt_model_options *opt);
 
 #endif

@@ -113,5 +113,12 @@ mt_module *mt_batch_norm1d_new(int64_t num_features);
 mt_module *mt_batch_norm2d_new(int64_t num_features);
 /* nn.Dropout(p): active in training mode only; masks come from the ctx RNG. */
 mt_module *mt_dropout_new(float p);
+/* nn.LayerNorm(d) over the last dim: weight (ones), bias (zeros), eps 1e-5. */
+mt_module *mt_layer_norm_new(int64_t d);
+/* nn.GELU() (erf form) or nn.GELU(approximate='tanh'). */
+mt_module *mt_gelu_new(bool tanh_approx);
+/* The report's multi-head self-attention on (B, T, d): separate Linear(d, d) projections
+ * w_query, w_key, w_value and fc_out; heads split d evenly; scaled dot-product softmax. */
+mt_module *mt_multihead_attention_new(int64_t d, int64_t heads, mt_rng *rng);
 
 #endif

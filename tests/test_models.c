@@ -21,6 +21,9 @@ typedef struct {
     mt_model_options opt;
 } model_case;
 
+/* The report's ViT without dropout (a train step with dropout depends on the RNG). */
+static const mt_vit_config vit_p0 = {.depth = 6, .width = 64, .heads = 8, .mlp = 128, .patch = 7, .dropout = 0.0f};
+
 static const model_case model_cases[] = {
     {"fcn", mt_model_fcn, {0}},
     {"cnn1", mt_model_cnn1, {0}},
@@ -28,6 +31,7 @@ static const model_case model_cases[] = {
     {"cnn2_relu", mt_model_cnn2, {.activation = "relu"}},
     {"lenet", mt_model_lenet, {0}},
     {"resnet8", mt_model_resnet8, {0}},
+    {"vit_p0", mt_model_vit, {.vit = &vit_p0}},
 };
 
 static bool ends_with(const char *s, const char *suffix) {
@@ -169,7 +173,7 @@ MT_TEST(models_have_the_reports_parameter_counts) {
     static const struct {
         const char *name;
         int64_t params;
-    } want[] = {{"fcn", 109386}, {"cnn1", 3870}, {"cnn2", 50826}, {"lenet", 61750}, {"resnet8", 98346}};
+    } want[] = {{"fcn", 109386}, {"cnn1", 3870}, {"cnn2", 50826}, {"lenet", 61750}, {"resnet8", 98346}, {"vit", 205962}};
     for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
         const mt_model_info *info = mt_model_find(want[k].name);
         CHECK_MSG(info, "no model '%s'", want[k].name);

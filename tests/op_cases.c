@@ -43,6 +43,7 @@ RUN(run_softmax0, mt_softmax(ctx, in[0], 0))
 RUN(run_log_softmax, mt_log_softmax(ctx, in[0], -1))
 RUN(run_log_softmax1, mt_log_softmax(ctx, in[0], 1))
 RUN(run_cross_entropy, mt_cross_entropy(ctx, in[0], targets))
+RUN(run_cross_entropy_smoothed, mt_cross_entropy_smoothed(ctx, in[0], targets, 0.1f))
 RUN(run_cross_entropy_probs, mt_cross_entropy_probs(ctx, in[0], in[1]))
 RUN(run_mse, mt_mse_loss(ctx, in[0], in[1]))
 RUN(run_conv, mt_conv2d(ctx, in[0], in[1], in[2], (mt_conv2d_params){0}))
@@ -127,6 +128,7 @@ const op_case op_cases[] = {
     {"log_softmax_3d", "log_softmax", 1, {3}, {{2, 3, 4}}, -2, 2, false, false, run_log_softmax1},
     {"cross_entropy", "cross_entropy", 1, {2}, {{6, 5}}, -2, 2, false, false, run_cross_entropy},
     {"cross_entropy_large", "cross_entropy", 1, {2}, {{6, 5}}, -50, 50, false, false, run_cross_entropy},
+    {"cross_entropy_smoothed", "cross_entropy", 1, {2}, {{6, 5}}, -2, 2, false, false, run_cross_entropy_smoothed},
     {"cross_entropy_probs", "cross_entropy_probs", 2, {2, 2}, {{4, 5}, {4, 5}}, 0.05f, 1, false, true, run_cross_entropy_probs},
     {"mse_loss", "mse_loss", 2, {2, 2}, {{3, 4}, {3, 4}}, -1, 1, false, false, run_mse},
     {"conv2d", "conv2d", 3, {4, 4, 1}, {{2, 3, 6, 5}, {4, 3, 3, 2}, {4}}, -1, 1, false, false, run_conv},

@@ -60,6 +60,8 @@ mt_tensor *mt_log_softmax(mt_ctx *ctx, mt_tensor *a, int dim);
 /* F.cross_entropy with class-index targets: logits (N, C), targets[N] in [0, C); mean
  * over the batch. Fused log_softmax + NLL, stable for any logits. */
 mt_tensor *mt_cross_entropy(mt_ctx *ctx, mt_tensor *logits, const int32_t *targets);
+/* The same with label_smoothing in [0, 1]: targets become (1 - s) one-hot + s / C. */
+mt_tensor *mt_cross_entropy_smoothed(mt_ctx *ctx, mt_tensor *logits, const int32_t *targets, float smoothing);
 /* F.cross_entropy with probability targets: logits (N, C), probs (N, C); mean over N. */
 mt_tensor *mt_cross_entropy_probs(mt_ctx *ctx, mt_tensor *logits, mt_tensor *probs);
 /* F.mse_loss, mean reduction; a and b have the same shape. */

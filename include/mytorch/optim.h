@@ -41,5 +41,48 @@ void mt_optimizer_zero_grad(mt_optimizer *opt);
 /* Changes the learning rate (for schedules). */
 void mt_optimizer_set_lr(mt_optimizer *opt, double lr);
 const mt_optim_config *mt_optimizer_config(const mt_optimizer *opt);
+/* Changes SGD's momentum or Adam's beta1 (OneCycle cycles it). */
+void mt_optimizer_set_momentum(mt_optimizer *opt, double momentum);
+
+/* torch.nn.utils.clip_grad_norm_(params, max_norm): the 2-norm of all gradients taken
+ * together; when it exceeds max_norm every gradient is scaled by max_norm/(norm + 1e-6).
+ * Returns the norm before clipping. Parameters without a grad are skipped. */
+double mt_clip_grad_norm(mt_tensor *const *params, int n, double max_norm);
+
+/* ---- learning-rate schedules, as torch.optim.lr_scheduler ------------------------------- */
+
+typedef enum {
+    MT_SCHED_CONSTANT,
+    MT_SCHED_STEP,     /* StepLR(step_size, gamma): lr * gamma^floor(t / step_size) */
+    MT_SCHED_COSINE,   /* LinearLR warm-up (start_factor, warmup steps), then
+                        * CosineAnnealingLR(T_max = total - warmup, eta_min = min_lr) */
+    MT_SCHED_ONECYCLE, /* OneCycleLR(max_lr = base lr, total, pct_start, div_factor,
+                        * final_div_factor, cos annealing, cycle_momentum) */
+} mt_sched_kind;
+
+typedef struct {
+    mt_sched_kind kind;
+    int64_t total;                /* COSINE, ONECYCLE: steps in the whole run */
+    int64_t step_size;            /* STEP */
+    double gamma;                 /* STEP */
+    int64_t warmup;               /* COSINE: warm-up steps (0: none) */
+    double start_factor;          /* COSINE: first warm-up factor (PyTorch LinearLR: 1/3) */
+    double min_lr;                /* COSINE: eta_min */
+    double pct_start, div_factor, final_div_factor; /* ONECYCLE: 0.3, 25, 1e4 */
+    bool cycle_momentum;          /* ONECYCLE: momentum/beta1 from max_momentum down and back */
+    double base_momentum, max_momentum; /* ONECYCLE: 0.85, 0.95 */
+} mt_schedule;
+
+/* PyTorch's defaults for a kind (total and step_size still to set). */
+mt_schedule mt_schedule_defaults(mt_sched_kind kind);
+/* "constant", "step", "cosine", "onecycle" -> kind. */
+bool mt_schedule_parse(const char *name, mt_sched_kind *kind);
+/* The learning rate for step t (0-based: the lr of the first update is t = 0), given the
+ * optimizer's base lr. STEP counts t in whatever unit the caller steps it (epochs in the
+ * CLI); COSINE and ONECYCLE in optimizer steps. */
+double mt_schedule_lr(const mt_schedule *s, double base_lr, int64_t t);
+/* ONECYCLE with cycle_momentum: the momentum (SGD) or beta1 (Adam) for step t; -1 when the
+ * schedule does not touch momentum. */
+double mt_schedule_momentum(const mt_schedule *s, int64_t t);
 
 #endif

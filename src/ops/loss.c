@@ -22,7 +22,7 @@ typedef struct {
 } ce_saved;
 
 static mt_tensor *cross_entropy(mt_ctx *ctx, int op, mt_tensor *logits, const int32_t *targets,
-                                mt_tensor *probs_target) {
+                                mt_tensor *probs_target, float smoothing) {
     int64_t N = logits->shape[0], C = logits->shape[1];
     mt_tensor *out = mt_tensor_empty(ctx, 0, NULL);
     ce_saved *saved = mt_ctx_alloc(ctx, sizeof *saved);
@@ -31,23 +31,32 @@ static mt_tensor *cross_entropy(mt_ctx *ctx, int op, mt_tensor *logits, const in
     if (!out || !saved || !probs || (targets && !t)) return NULL;
     if (targets) memcpy(t, targets, (size_t)N * sizeof(int32_t));
     out->data[0] = (float)mt_k_cross_entropy(N, C, logits->data, t,
-                                             probs_target ? probs_target->data : NULL, probs);
+                                             probs_target ? probs_target->data : NULL, smoothing, probs);
     saved->probs = probs;
     saved->targets = t;
     mt_tensor *in[2] = {logits, probs_target};
     mt_node *node = mt_record(ctx, op, out, in, probs_target ? 2 : 1);
-    if (node) node->saved = saved;
+    if (node) {
+        node->saved = saved;
+        node->f[0] = smoothing;
+    }
     return out;
 }
 
 mt_tensor *mt_cross_entropy(mt_ctx *ctx, mt_tensor *logits, const int32_t *targets) {
+    return mt_cross_entropy_smoothed(ctx, logits, targets, 0.0f);
+}
+
+mt_tensor *mt_cross_entropy_smoothed(mt_ctx *ctx, mt_tensor *logits, const int32_t *targets, float smoothing) {
     if (!mt_inputs_ok(ctx, &logits, 1) || !check_logits(ctx, "cross_entropy", logits)) return NULL;
     if (!targets) return mt_op_error(ctx, "cross_entropy", "targets is NULL");
     for (int64_t n = 0; n < logits->shape[0]; n++)
         if (targets[n] < 0 || targets[n] >= logits->shape[1])
             return mt_op_error(ctx, "cross_entropy", "target %d at index %lld is outside [0, %lld)",
                                targets[n], (long long)n, (long long)logits->shape[1]);
-    return cross_entropy(ctx, MT_OP_CROSS_ENTROPY, logits, targets, NULL);
+    if (!(smoothing >= 0.0f && smoothing <= 1.0f))
+        return mt_op_error(ctx, "cross_entropy", "label_smoothing must be in [0, 1], got %g", (double)smoothing);
+    return cross_entropy(ctx, MT_OP_CROSS_ENTROPY, logits, targets, NULL, smoothing);
 }
 
 mt_tensor *mt_cross_entropy_probs(mt_ctx *ctx, mt_tensor *logits, mt_tensor *probs) {
@@ -57,7 +66,7 @@ mt_tensor *mt_cross_entropy_probs(mt_ctx *ctx, mt_tensor *logits, mt_tensor *pro
     if (!mt_same_shape(logits, probs))
         return mt_op_error(ctx, "cross_entropy", "probability targets %s do not match logits %s",
                            mt_shape_str(probs, sp, sizeof sp), mt_shape_str(logits, sl, sizeof sl));
-    return cross_entropy(ctx, MT_OP_CROSS_ENTROPY_PROBS, logits, NULL, probs);
+    return cross_entropy(ctx, MT_OP_CROSS_ENTROPY_PROBS, logits, NULL, probs, 0.0f);
 }
 
 void mt_cross_entropy_backward(mt_ctx *ctx, mt_node *node) {
@@ -65,12 +74,13 @@ void mt_cross_entropy_backward(mt_ctx *ctx, mt_node *node) {
     if (!logits->requires_grad || !mt_tensor_ensure_grad(ctx, logits)) return;
     const ce_saved *s = node->saved;
     int64_t N = logits->shape[0], C = logits->shape[1];
-    float scale = node->out->grad[0] / (float)N;
+    float scale = node->out->grad[0] / (float)N, eps = node->f[0];
+    /* d/dlogits = softmax - target, the target being (1 - eps) one-hot + eps / C. */
     for (int64_t n = 0; n < N; n++) {
         const float *p = s->probs + n * C;
         float *g = logits->grad + n * C;
-        for (int64_t c = 0; c < C; c++) g[c] += scale * p[c];
-        g[s->targets[n]] -= scale;
+        for (int64_t c = 0; c < C; c++) g[c] += scale * (p[c] - eps / (float)C);
+        g[s->targets[n]] -= scale * (1.0f - eps);
     }
 }
 

@@ -148,4 +148,29 @@ void mt_optimizer_zero_grad(mt_optimizer *opt) {
 
 void mt_optimizer_set_lr(mt_optimizer *opt, double lr) { opt->cfg.lr = lr; }
 
+void mt_optimizer_set_momentum(mt_optimizer *opt, double momentum) {
+    if (opt->cfg.kind == MT_OPTIM_SGD) opt->cfg.momentum = momentum;
+    else opt->cfg.beta1 = momentum;
+}
+
+double mt_clip_grad_norm(mt_tensor *const *params, int n, double max_norm) {
+    /* PyTorch: the norm of the per-parameter norms, in float; here in double. */
+    double sq = 0.0;
+    for (int k = 0; k < n; k++) {
+        const mt_tensor *p = params[k];
+        if (!p->grad) continue;
+        double s = 0.0;
+        for (int64_t i = 0; i < p->numel; i++) s += (double)p->grad[i] * p->grad[i];
+        sq += s;
+    }
+    double norm = sqrt(sq), coef = max_norm / (norm + 1e-6);
+    if (coef < 1.0)
+        for (int k = 0; k < n; k++) {
+            mt_tensor *p = params[k];
+            if (!p->grad) continue;
+            for (int64_t i = 0; i < p->numel; i++) p->grad[i] *= (float)coef;
+        }
+    return norm;
+}
+
 const mt_optim_config *mt_optimizer_config(const mt_optimizer *opt) { return &opt->cfg; }

@@ -43,7 +43,7 @@ void mt_k_softmax_backward(int64_t outer, int64_t D, int64_t inner, const float 
 }
 
 double mt_k_cross_entropy(int64_t N, int64_t C, const float *logits, const int32_t *targets,
-                          const float *target_probs, float *probs) {
+                          const float *target_probs, float smoothing, float *probs) {
     double total = 0.0;
     for (int64_t n = 0; n < N; n++) {
         const float *x = logits + n * C;
@@ -59,7 +59,10 @@ double mt_k_cross_entropy(int64_t N, int64_t C, const float *logits, const int32
         double lse = (double)mx + log(sum);
         for (int64_t c = 0; c < C; c++) p[c] *= inv;
         if (targets) {
-            total += lse - x[targets[n]];
+            double all = 0.0;
+            if (smoothing != 0.0f)
+                for (int64_t c = 0; c < C; c++) all += lse - x[c];
+            total += (1.0 - smoothing) * (lse - x[targets[n]]) + smoothing * all / (double)C;
         } else {
             const float *t = target_probs + n * C;
             for (int64_t c = 0; c < C; c++) total += (double)t[c] * (lse - x[c]);

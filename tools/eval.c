@@ -112,6 +112,16 @@ int cmd_eval(int argc, char **argv) {
     mt_model_options mopt = {.activation = mt_safetensors_meta(&st, "activation")};
     const char *bn = mt_safetensors_meta(&st, "batchnorm");
     mopt.no_batchnorm = bn && strcmp(bn, "0") == 0;
+    mt_vit_config vit = mt_vit_defaults();
+    const char *vit_meta = mt_safetensors_meta(&st, "vit");
+    if (vit_meta) {
+        if (sscanf(vit_meta, "depth=%d width=%d heads=%d mlp=%d patch=%d dropout=%f", &vit.depth, &vit.width,
+                   &vit.heads, &vit.mlp, &vit.patch, &vit.dropout) != 6) {
+            cli_error("%s: its 'vit' metadata '%s' is not a ViT shape", checkpoint, vit_meta);
+            goto done;
+        }
+        mopt.vit = &vit;
+    }
     mt_rng rng;
     mt_rng_seed(&rng, 0);
     model = info->build(&rng, &mopt);

@@ -7,6 +7,7 @@
 #include "mytorch/ops.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -36,16 +37,17 @@ static bool make_dirs(const char *path) {
 }
 
 typedef struct {
-    const char *model, *optimizer, *data, *out, *act, *loss;
-    long epochs, batch_size, seed, threads, augment_copies, max_steps;
-    double lr, momentum, weight_decay;
+    const char *model, *optimizer, *data, *out, *act, *loss, *schedule, *best_by;
+    long epochs, batch_size, seed, threads, augment_copies, max_steps, warmup, step_size;
+    long depth, width, heads, mlp, patch;
+    double lr, momentum, weight_decay, gamma, min_lr, clip, smoothing, dropout;
     bool no_bn, augment;
 } train_options;
 
 /* The training loss: cross-entropy on class indices, or (the report's ablation) MSE
  * between the logits and one-hot targets. */
-static mt_tensor *training_loss(mt_ctx *ctx, const char *loss, mt_tensor *logits, const int32_t *y) {
-    if (strcmp(loss, "ce") == 0 || !logits) return mt_cross_entropy(ctx, logits, y);
+static mt_tensor *training_loss(mt_ctx *ctx, const train_options *o, mt_tensor *logits, const int32_t *y) {
+    if (strcmp(o->loss, "ce") == 0 || !logits) return mt_cross_entropy_smoothed(ctx, logits, y, (float)o->smoothing);
     mt_tensor *onehot = mt_tensor_zeros(ctx, logits->ndim, logits->shape);
     if (!onehot) return NULL;
     for (int64_t n = 0; n < logits->shape[0]; n++) {
@@ -57,27 +59,35 @@ static mt_tensor *training_loss(mt_ctx *ctx, const char *loss, mt_tensor *logits
 
 static bool save(const char *dir, const char *file, const mt_module *m, const train_options *o,
                  const mt_recipe *r, int epoch, const eval_result *ev, mt_error *err) {
-    char path[4200], mean[32], std[32], config[512], ep[16], metrics[160];
+    char path[4200], mean[32], std[32], config[768], ep[16], metrics[160], vit[128];
     snprintf(path, sizeof path, "%s/%s", dir, file);
     snprintf(mean, sizeof mean, "%g", (double)r->mean);
     snprintf(std, sizeof std, "%g", (double)r->std);
     snprintf(config, sizeof config,
              "{\"optimizer\":\"%s\",\"lr\":%g,\"momentum\":%g,\"weight_decay\":%g,\"batch_size\":%ld,"
-             "\"epochs\":%ld,\"seed\":%ld,\"loss\":\"%s\",\"augment\":%s,\"augment_copies\":%ld}",
+             "\"epochs\":%ld,\"seed\":%ld,\"loss\":\"%s\",\"augment\":%s,\"augment_copies\":%ld,"
+             "\"schedule\":\"%s\",\"warmup\":%ld,\"step_size\":%ld,\"gamma\":%g,\"min_lr\":%g,\"clip_grad\":%g,"
+             "\"label_smoothing\":%g,\"best_by\":\"%s\"}",
              o->optimizer, o->lr, o->momentum, o->weight_decay, o->batch_size, o->epochs, o->seed, o->loss,
-             o->augment ? "true" : "false", o->augment_copies);
+             o->augment ? "true" : "false", o->augment_copies, o->schedule, o->warmup, o->step_size, o->gamma,
+             o->min_lr, o->clip, o->smoothing, o->best_by);
+    snprintf(vit, sizeof vit, "depth=%ld width=%ld heads=%ld mlp=%ld patch=%ld dropout=%g", o->depth, o->width,
+             o->heads, o->mlp, o->patch, o->dropout);
     snprintf(ep, sizeof ep, "%d", epoch);
     snprintf(metrics, sizeof metrics, "{\"test_loss\":%.6f,\"test_accuracy\":%.6f}", ev->loss, ev->accuracy);
     const char *keys[] = {"model", "normalize_mean", "normalize_std", "config", "epoch", "metrics", "format",
-                          "activation", "batchnorm"};
-    const char *values[] = {o->model, mean, std, config, ep, metrics, "pt", o->act, o->no_bn ? "0" : "1"};
-    return mt_checkpoint_save(m, path, keys, values, 9, err) == MT_OK;
+                          "activation", "batchnorm", "vit"};
+    const char *values[] = {o->model, mean, std, config, ep, metrics, "pt", o->act, o->no_bn ? "0" : "1", vit};
+    return mt_checkpoint_save(m, path, keys, values, strcmp(o->model, "vit") == 0 ? 10 : 9, err) == MT_OK;
 }
 
 int cmd_train(int argc, char **argv) {
     const mt_model_info *info = mt_model_find("fcn");
+    const mt_vit_config vd = mt_vit_defaults();
     train_options o = {.model = "fcn", .data = "data/mnist", .out = NULL, .seed = 0, .threads = 0,
-                       .act = "leaky_relu", .loss = "ce"};
+                       .act = "leaky_relu", .loss = "ce", .schedule = "constant", .step_size = 1, .gamma = 0.1,
+                       .depth = vd.depth, .width = vd.width, .heads = vd.heads, .mlp = vd.mlp, .patch = vd.patch,
+                       .dropout = vd.dropout};
     arg_spec specs[] = {
         {"--model", ARG_STR, &o.model, 0, 0, "NAME", "model to train (see mytorch models); default fcn", false},
         {"--epochs", ARG_INT, &o.epochs, 1, 100000, "N", "passes over the training set (recipe default)", false},
@@ -97,6 +107,20 @@ int cmd_train(int argc, char **argv) {
         {"--augment", ARG_SWITCH, &o.augment, 0, 0, "", "a fresh random rotation/shift/scale of every image, every epoch", false},
         {"--augment-copies", ARG_INT, &o.augment_copies, 0, 10, "N",
          "add N fixed transformed copies of the training set (lenet's recipe: 1; 0 = none)", false},
+        {"--schedule", ARG_STR, &o.schedule, 0, 0, "NAME", "lr schedule: constant (default), step, cosine, onecycle", false},
+        {"--step-size", ARG_INT, &o.step_size, 1, 1e9, "N", "step: epochs between decays (default 1)", false},
+        {"--gamma", ARG_REAL, &o.gamma, 0, 1, "G", "step: decay factor (default 0.1)", false},
+        {"--warmup", ARG_INT, &o.warmup, 0, 1e12, "N", "cosine: linear warm-up steps (default 0)", false},
+        {"--min-lr", ARG_REAL, &o.min_lr, 0, 1e6, "LR", "cosine: final learning rate (default 0)", false},
+        {"--clip-grad", ARG_REAL, &o.clip, 0, 1e12, "NORM", "clip the global gradient norm to NORM (default off)", false},
+        {"--label-smoothing", ARG_REAL, &o.smoothing, 0, 1, "S", "cross-entropy label smoothing (default 0)", false},
+        {"--best-by", ARG_STR, &o.best_by, 0, 0, "WHAT", "best checkpoint by test 'accuracy' or 'loss' (recipe default)", false},
+        {"--depth", ARG_INT, &o.depth, 1, 64, "N", "vit: encoder blocks (6)", false},
+        {"--width", ARG_INT, &o.width, 1, 4096, "D", "vit: model width (64)", false},
+        {"--heads", ARG_INT, &o.heads, 1, 256, "H", "vit: attention heads (8)", false},
+        {"--mlp", ARG_INT, &o.mlp, 1, 16384, "N", "vit: MLP hidden width (128)", false},
+        {"--patch", ARG_INT, &o.patch, 1, 28, "P", "vit: patch side, divides 28 (7)", false},
+        {"--dropout", ARG_REAL, &o.dropout, 0, 0.999, "P", "vit: dropout (0.2)", false},
     };
     int n = (int)(sizeof specs / sizeof specs[0]);
     /* The model's recipe supplies the defaults, so find --model first. */
@@ -135,6 +159,27 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "mytorch train: --act applies to cnn2 and --no-bn to lenet only\n");
         return 2;
     }
+    mt_sched_kind sched_kind;
+    if (!mt_schedule_parse(o.schedule, &sched_kind)) {
+        fprintf(stderr, "mytorch train: unknown schedule '%s' (constant, step, cosine or onecycle)\n", o.schedule);
+        return 2;
+    }
+    if (!o.best_by) o.best_by = r.best_by_loss ? "loss" : "accuracy";
+    if (strcmp(o.best_by, "loss") != 0 && strcmp(o.best_by, "accuracy") != 0) {
+        fprintf(stderr, "mytorch train: --best-by takes 'accuracy' or 'loss', not '%s'\n", o.best_by);
+        return 2;
+    }
+    const char *vit_flags[] = {"--depth", "--width", "--heads", "--mlp", "--patch", "--dropout"};
+    for (int k = 0; k < 6; k++)
+        if (args_find(specs, n, vit_flags[k])->seen && strcmp(o.model, "vit") != 0) {
+            fprintf(stderr, "mytorch train: %s applies to the vit model only\n", vit_flags[k]);
+            return 2;
+        }
+    const mt_vit_config vit = {(int)o.depth, (int)o.width, (int)o.heads, (int)o.mlp, (int)o.patch, (float)o.dropout};
+    if (o.width % o.heads || 28 % o.patch) {
+        fprintf(stderr, "mytorch train: --width must be a multiple of --heads and --patch must divide 28\n");
+        return 2;
+    }
     char default_out[256];
     if (!o.out) {
         snprintf(default_out, sizeof default_out, "runs/%s", o.model);
@@ -151,6 +196,8 @@ int cmd_train(int argc, char **argv) {
     mt_optimizer *opt = NULL;
     mt_ctx *ctx = NULL;
     FILE *metrics = NULL;
+    mt_state_dict params = {0};
+    mt_tensor **ptrs = NULL;
     if (mt_mnist_load(o.data, true, &train, &err) != MT_OK || mt_mnist_load(o.data, false, &test, &err) != MT_OK ||
         (o.augment_copies > 0 &&
          mt_dataset_augmented(&train, (int)o.augment_copies, &augment, (uint64_t)o.seed + 3, &augmented, &err) != MT_OK) ||
@@ -174,20 +221,18 @@ int cmd_train(int argc, char **argv) {
     }
     mt_rng rng;
     mt_rng_seed(&rng, (uint64_t)o.seed);
-    mt_model_options mopt = {.activation = o.act, .no_batchnorm = o.no_bn};
+    mt_model_options mopt = {.activation = o.act, .no_batchnorm = o.no_bn, .vit = &vit};
     model = info->build(&rng, &mopt);
     ctx = mt_ctx_new();
     if (ctx) mt_rng_seed(mt_ctx_rng(ctx), (uint64_t)o.seed + 2); /* dropout masks */
-    mt_state_dict params = model ? mt_module_named_parameters(model) : (mt_state_dict){0};
-    mt_tensor **ptrs = calloc((size_t)params.n + 1, sizeof *ptrs);
+    if (model) params = mt_module_named_parameters(model);
+    ptrs = calloc((size_t)params.n + 1, sizeof *ptrs);
     for (int k = 0; ptrs && k < params.n; k++) ptrs[k] = params.items[k].tensor;
     mt_optim_config cfg = mt_optim_defaults(kind);
     cfg.lr = o.lr;
     cfg.weight_decay = o.weight_decay;
     if (kind == MT_OPTIM_SGD) cfg.momentum = o.momentum;
     if (model && ctx && ptrs) opt = mt_optimizer_new(ptrs, params.n, cfg, &err);
-    free(ptrs);
-    mt_state_dict_free(&params);
     if (!opt) {
         cli_error("%s", err.code ? err.msg : "out of memory building the model");
         goto done;
@@ -199,7 +244,16 @@ int cmd_train(int argc, char **argv) {
            o.momentum, o.weight_decay, o.batch_size, o.epochs, mt_get_num_threads());
     fflush(stdout);
 
-    double best_acc = -1.0;
+    /* The schedule counts optimizer steps (epochs for StepLR, as PyTorch users step it). */
+    mt_schedule sched = mt_schedule_defaults(sched_kind);
+    sched.total = o.epochs * mt_loader_num_batches(&train_loader);
+    if (o.max_steps && o.max_steps < sched.total) sched.total = o.max_steps;
+    sched.step_size = o.step_size;
+    sched.gamma = o.gamma;
+    sched.warmup = o.warmup;
+    sched.min_lr = o.min_lr;
+    bool by_loss = strcmp(o.best_by, "loss") == 0;
+    double best_acc = -1.0, best_loss = INFINITY;
     int64_t total_steps = 0;
     int best_epoch = 0;
     eval_result ev = {0};
@@ -214,8 +268,12 @@ int cmd_train(int argc, char **argv) {
         int32_t *y;
         mt_ctx_reset(ctx);
         while ((o.max_steps == 0 || total_steps < o.max_steps) && (b = mt_loader_next(&train_loader, ctx, &x, &y)) > 0) {
-            mt_tensor *loss = training_loss(ctx, o.loss, mt_module_forward(model, ctx, x), y);
+            mt_tensor *loss = training_loss(ctx, &o, mt_module_forward(model, ctx, x), y);
             if (!mt_backward(ctx, loss)) break;
+            if (o.clip > 0) mt_clip_grad_norm(ptrs, params.n, o.clip);
+            mt_optimizer_set_lr(opt, mt_schedule_lr(&sched, o.lr, sched_kind == MT_SCHED_STEP ? epoch - 1 : total_steps));
+            double momentum = mt_schedule_momentum(&sched, total_steps);
+            if (momentum >= 0) mt_optimizer_set_momentum(opt, momentum);
             mt_optimizer_step(opt);
             mt_optimizer_zero_grad(opt);
             loss_sum += (double)loss->data[0] * (double)b;
@@ -249,8 +307,11 @@ int cmd_train(int argc, char **argv) {
             cli_error("%s", err.msg);
             goto done;
         }
-        if (ev.accuracy > best_acc) {
+        /* best.safetensors is written now, from the weights of this epoch: a copy, not a
+         * reference to the model that keeps training. */
+        if (by_loss ? ev.loss < best_loss : ev.accuracy > best_acc) {
             best_acc = ev.accuracy;
+            best_loss = ev.loss;
             best_epoch = epoch;
             if (!save(o.out, "best.safetensors", model, &o, &r, epoch, &ev, &err)) {
                 cli_error("%s", err.msg);
@@ -260,8 +321,8 @@ int cmd_train(int argc, char **argv) {
         if (o.max_steps && total_steps >= o.max_steps) break;
     }
     if (o.max_steps && total_steps >= o.max_steps) printf("stopped after %lld steps (--max-steps)\n", (long long)total_steps);
-    printf("test accuracy %.2f%% (best %.2f%% at epoch %d); checkpoints and metrics.jsonl in %s/\n",
-           100.0 * ev.accuracy, 100.0 * best_acc, best_epoch, o.out);
+    printf("test accuracy %.2f%% (best by %s: %.2f%%, loss %.4f, at epoch %d); checkpoints and metrics.jsonl in %s/\n",
+           100.0 * ev.accuracy, o.best_by, 100.0 * best_acc, best_loss, best_epoch, o.out);
     status = 0;
 done:
     if (metrics && fclose(metrics) != 0 && status == 0) {
@@ -269,6 +330,8 @@ done:
         status = 1;
     }
     mt_optimizer_free(opt);
+    free(ptrs);
+    mt_state_dict_free(&params);
     mt_module_free(model);
     mt_ctx_free(ctx);
     mt_loader_free(&train_loader);

@@ -14,6 +14,7 @@ typedef struct {
     float mean, std; /* input normalisation: (x/255 - mean) / std */
     int augment_copies; /* transformed copies of each training image added before training */
     int64_t eval_batch; /* images per forward pass when evaluating (bounded by activation memory) */
+    bool best_by_loss;  /* keep the epoch with the lowest test loss (else the highest accuracy) */
 } mt_recipe;
 
 /* The Vision Transformer's shape; mt_vit_defaults() is the report's. */

@@ -6,6 +6,7 @@
 #include "fixture.h"
 #include "mytorch/checkpoint.h"
 #include "mytorch/models.h"
+#include "mytorch/optim.h"
 #include "test.h"
 
 #include <stdio.h>
@@ -153,6 +154,30 @@ static void check_model(const model_case *c, const mt_safetensors *st) {
     CHECK(logits && !logits->requires_grad);
     if (logits)
         CHECK(fixture_close(what, logits->data, logits->numel, fixture_get(st, "%s.eval_logits", c->variant), atol, rtol));
+
+    /* The ViT's recipe step: Adam(lr=1e-3) on these gradients gives PyTorch's weights. */
+    params = mt_module_named_parameters(m);
+    char key[160];
+    snprintf(key, sizeof key, "%s.adam.%s", c->variant, params.n ? params.items[0].name : "");
+    if (params.n && mt_safetensors_get(st, key)) {
+        mt_tensor *ptrs[256];
+        REQUIRE(params.n <= 256);
+        for (int k = 0; k < params.n; k++) ptrs[k] = params.items[k].tensor;
+        mt_optim_config cfg = mt_optim_defaults(MT_OPTIM_ADAM);
+        mt_optimizer *opt = mt_optimizer_new(ptrs, params.n, cfg, NULL);
+        mt_optimizer_step(opt);
+        for (int k = 0; k < params.n; k++) {
+            const mt_tensor *t = params.items[k].tensor;
+            bool cut = t->numel > GRAD_KEEP;
+            snprintf(what, sizeof what, "%s %s after one Adam step", c->variant, params.items[k].name);
+            CHECK(fixture_close(what, t->data, cut ? GRAD_KEEP : t->numel,
+                                cut ? fixture_get(st, "%s.adam.%s.first%d", c->variant, params.items[k].name, GRAD_KEEP)
+                                    : fixture_get(st, "%s.adam.%s", c->variant, params.items[k].name),
+                                atol, rtol));
+        }
+        mt_optimizer_free(opt);
+    }
+    mt_state_dict_free(&params);
 
 done:
     if (mt_ctx_failed(ctx)) mt_test_fail(__FILE__, __LINE__, "%s: %s", c->variant, mt_ctx_error(ctx)->msg);

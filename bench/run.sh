@@ -50,6 +50,8 @@ done
 
 # Batch sizes: the recipe column of 'mytorch models', else this table.
 declare -A BATCH=([fcn]=100 [cnn1]=32 [cnn2]=32 [lenet]=100 [resnet8]=32 [vit]=64)
+# Inference batch: mytorch's per-model eval batch ('evalb' column); PyTorch uses the same.
+declare -A EVALB=()
 MODEL_LIST=$("$MT" models)
 IFS=, read -r -a MODEL_ARR <<<"$MODELS"
 ((${#MODEL_ARR[@]})) || die "--models is empty"
@@ -57,6 +59,8 @@ for m in "${MODEL_ARR[@]}"; do
     b=$(awk -v m="$m" 'NR==1{for(i=1;i<=NF;i++) if($i=="batch") c=i; next} $1==m && c{print $c}' <<<"$MODEL_LIST")
     [[ -n $b ]] || die "unknown model '$m' (mytorch models lists: $(awk 'NR>1{printf "%s ",$1}' <<<"$MODEL_LIST"))"
     BATCH[$m]=$b
+    EVALB[$m]=$(awk -v m="$m" 'NR==1{for(i=1;i<=NF;i++) if($i=="evalb") c=i; next} $1==m && c{print $c}' <<<"$MODEL_LIST")
+    [[ -n ${EVALB[$m]} ]] || EVALB[$m]=1000
 done
 
 # --- environment -------------------------------------------------------------------
@@ -86,7 +90,7 @@ trap 'rm -rf "$TMP"' EXIT
 run_mytorch() {
     local m=$1 dir=$TMP/run-$1 line ev
     rm -rf "$dir"
-    "${BASE_ENV[@]}" "$MT" train --model "$m" --epochs 1 --threads "$THREADS" --batch-size "${BATCH[$m]}" \
+    "${BASE_ENV[@]}" "$MT" train --model "$m" --epochs 1 --augment-copies 0 --threads "$THREADS" --batch-size "${BATCH[$m]}" \
         --data "$DATA" --out "$dir" >"$TMP/log" 2>&1 || { cat "$TMP/log" >&2; fail "mytorch train $m failed"; }
     line=$(tail -n 1 "$dir/metrics.jsonl")
     ev=$("${BASE_ENV[@]}" "$MT" eval --checkpoint "$dir/best.safetensors" --json --warmup --threads "$THREADS" \
@@ -100,7 +104,7 @@ run_mytorch() {
 run_pytorch() {
     local m=$1 out
     out=$("${PT_ENV[@]}" "$PY" bench/pytorch_bench.py --model "$m" --data "$DATA" --threads "$THREADS" \
-        --batch "${BATCH[$m]}" --epochs 1 2>"$TMP/log" | tail -n 1) || { cat "$TMP/log" >&2; fail "PyTorch $m failed"; }
+        --batch "${BATCH[$m]}" --infer-batch "${EVALB[$m]}" --epochs 1 2>"$TMP/log" | tail -n 1) || { cat "$TMP/log" >&2; fail "PyTorch $m failed"; }
     echo "$(need train_epoch_s "$(jnum train_epoch_s <<<"$out")") $(need infer_images_per_s "$(jnum infer_images_per_s <<<"$out")") -" \
         "$(need peak_rss_mb "$(jnum peak_rss_mb <<<"$out")") $(need test_acc "$(jnum test_acc <<<"$out")")" >>"$TMP/$m.$2"
     PT_BLAS=$(jstr blas <<<"$out") PT_VERSION=$(jstr torch <<<"$out")
@@ -189,7 +193,7 @@ mkdir -p "$(dirname "$OUT")"
     echo
     echo "Medians of $REPEATS run(s) per framework$( ((SMOKE)) || echo ", after one warm-up run of each that is left out")$( ((HAVE_PT)) && echo "; runs alternate mytorch, PyTorch"). Each run trains"
     echo "one epoch on the 60,000 training images from a fresh process, then measures inference"
-    echo "on the 10,000 test images in batches of 1000. Speed-up = PyTorch s/epoch / mytorch"
+    echo "on the 10,000 test images in batches of the model's eval batch (both frameworks; fcn 1000). Speed-up = PyTorch s/epoch / mytorch"
     echo "s/epoch; inference ratio = mytorch img/s / PyTorch img/s; RSS ratio = PyTorch / mytorch."
     echo "Inference is timed on a warm second pass in both: \`mytorch eval --json --warmup\` and"
     echo "bench/pytorch_bench.py (which warms up once). RSS is the peak of the"

@@ -16,6 +16,7 @@ names=("$@")
 if ((${#names[@]} == 0)); then
     mapfile -t names < <(awk -F'\t' '!/^#/ && NF {print $1}' experiments/list.tsv)
 fi
+mkdir -p runs/experiments
 for name in "${names[@]}"; do
     flags=$(awk -F'\t' -v n="$name" '$1 == n {print $2}' experiments/list.tsv)
     [[ -n "$flags" ]] || { echo "run.sh: no experiment '$name' in experiments/list.tsv" >&2; exit 2; }

@@ -28,8 +28,8 @@ int cmd_models(int argc, char **argv) {
         fprintf(stderr, "mytorch models: unexpected argument '%s'\n", argv[2]);
         return 2;
     }
-    printf("%-8s %8s %7s  %-6s %6s %5s %7s %5s %6s %7s %7s %4s  %s\n", "model", "params", "MFLOPs", "optim", "lr",
-           "mom", "wd", "batch", "epochs", "mean", "std", "aug", "description");
+    printf("%-8s %8s %7s  %-6s %6s %5s %7s %5s %6s %7s %7s %4s %5s  %s\n", "model", "params", "MFLOPs", "optim", "lr",
+           "mom", "wd", "batch", "epochs", "mean", "std", "aug", "evalb", "description");
     mt_ctx *ctx = mt_ctx_new();
     int status = 0;
     for (int k = 0; ctx && k < mt_model_count; k++) {
@@ -49,10 +49,10 @@ int cmd_models(int argc, char **argv) {
         }
         if (!built || flops < 0) status = 1;
         const mt_recipe *r = &m->recipe;
-        printf("%-8s %8lld %7.3f  %-6s %6g %5g %7g %5lld %6d %7g %7g %4d  %s\n", m->name,
+        printf("%-8s %8lld %7.3f  %-6s %6g %5g %7g %5lld %6d %7g %7g %4d %5lld  %s\n", m->name,
                built ? (long long)mt_module_num_params(built) : -1LL, flops / 1e6, mt_optim_name(r->optimizer), r->lr,
                r->momentum, r->weight_decay, (long long)r->batch_size, r->epochs, (double)r->mean, (double)r->std,
-               r->augment_copies, m->description);
+               r->augment_copies, (long long)r->eval_batch, m->description);
         mt_module_free(built);
     }
     mt_ctx_free(ctx);

@@ -159,6 +159,10 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "mytorch train: --act applies to cnn2 and --no-bn to lenet only\n");
         return 2;
     }
+    if (o.smoothing > 0 && strcmp(o.loss, "ce") != 0) {
+        fprintf(stderr, "mytorch train: --label-smoothing applies to the ce loss only\n");
+        return 2;
+    }
     mt_sched_kind sched_kind;
     if (!mt_schedule_parse(o.schedule, &sched_kind)) {
         fprintf(stderr, "mytorch train: unknown schedule '%s' (constant, step, cosine or onecycle)\n", o.schedule);

@@ -90,8 +90,9 @@ void mt_ctx_reset(mt_ctx *ctx);
 mt_error *mt_ctx_error(mt_ctx *ctx);
 /* True once any op on ctx has failed. */
 bool mt_ctx_failed(const mt_ctx *ctx);
-/* Floating-point operations (2 x multiply-adds of conv2d, linear and matmul) run on this
- * context since it was made; for FLOP counts and achieved GFLOP/s. */
+/* Floating-point operations (2 x multiply-adds of conv2d, linear, matmul and attention,
+ * forward and backward) run on this context since it was made; for FLOP counts and
+ * achieved GFLOP/s. */
 double mt_ctx_flops(const mt_ctx *ctx);
 /* Bytes currently reserved by the arena (for memory reports). */
 size_t mt_ctx_arena_bytes(const mt_ctx *ctx);

@@ -1,8 +1,8 @@
 /* The data loader: a seeded permutation per epoch, cut into batches of normalised floats,
  * optionally warped by a random affine map per image (augment.c).
  *
- * Normalisation (p/255 - mean)/std is written as p * (1/(255*std)) - mean/std and looked
- * up in a 256-entry table per batch: a gather per pixel instead of a divide. */
+ * Normalisation (p/255 - mean)/std is computed as p * (1/(255*std)) - mean/std: a
+ * multiply-add per pixel that vectorises, instead of a divide. */
 #include "mytorch/data.h"
 
 #include <math.h>

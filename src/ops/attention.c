@@ -2,7 +2,8 @@
  * k (..., S, d), v (..., S, e) with the same leading dims. For the ViT's short sequences
  * (T = S = 17, d = 8) one pass per (batch, head) with the scores in registers' reach
  * beats three ops and two GEMM calls; the composition matmul -> scale -> softmax ->
- * matmul stays as the reference it is tested against (tests/test_attention.c). */
+ * matmul stays as the reference it is tested against (tests/test_attention.c), besides
+ * the PyTorch fixture. */
 #include "ops/internal.h"
 
 #include <math.h>

@@ -15,6 +15,7 @@ typedef struct {
     float *buf;  /* SGD momentum buffer, or Adam's first moment; owned */
     float *buf2; /* Adam's second moment; owned */
     int64_t steps; /* updates applied to this parameter (PyTorch keeps one per parameter) */
+    bool buf_started; /* SGD: the momentum buffer holds a value (PyTorch: is not None) */
 } param_state;
 
 struct mt_optimizer {
@@ -65,7 +66,8 @@ mt_optimizer *mt_optimizer_new(mt_tensor *const *params, int n, mt_optim_config 
         state[k].param = params[k];
         size_t bytes = (size_t)params[k]->numel * sizeof(float);
         bool adam = cfg.kind != MT_OPTIM_SGD;
-        if (adam || cfg.momentum != 0.0) {
+        /* SGD gets its buffer even without momentum: a schedule may turn momentum on. */
+        {
             state[k].buf = calloc(1, bytes ? bytes : 1);
             if (!state[k].buf) goto nomem;
         }
@@ -95,6 +97,7 @@ void mt_optimizer_free(mt_optimizer *opt) {
 
 static void sgd_update(const mt_optim_config *c, int64_t n, float *p, const float *grad, float *buf,
                        bool first) {
+    if (c->momentum == 0.0) buf = NULL; /* PyTorch: no buffer used without momentum */
     const float lr = (float)c->lr, wd = (float)c->weight_decay, mom = (float)c->momentum;
     const float damp = (float)(1.0 - c->dampening);
 #pragma omp parallel for simd if (n > (1 << 16))
@@ -135,8 +138,10 @@ void mt_optimizer_step(mt_optimizer *opt) {
         param_state *s = &opt->state[k];
         if (!s->param->grad) continue;
         s->steps++;
-        if (opt->cfg.kind == MT_OPTIM_SGD)
-            sgd_update(&opt->cfg, s->param->numel, s->param->data, s->param->grad, s->buf, s->steps == 1);
+        if (opt->cfg.kind == MT_OPTIM_SGD) {
+            sgd_update(&opt->cfg, s->param->numel, s->param->data, s->param->grad, s->buf, !s->buf_started);
+            if (opt->cfg.momentum != 0.0) s->buf_started = true;
+        }
         else
             adam_update(&opt->cfg, s->steps, s->param->numel, s->param->data, s->param->grad, s->buf, s->buf2);
     }

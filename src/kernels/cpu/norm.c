@@ -45,6 +45,7 @@ void mt_k_layer_norm_backward(int64_t M, int64_t D, const float *x, const float 
         }
     }
     /* Parameter grads sum over rows: split the columns across threads instead. */
+    if (!dw && !db) return;
 #pragma omp parallel for if (M * D > (1 << 15))
     for (int64_t k = 0; k < D; k++) {
         double sw = 0.0, sb = 0.0;

@@ -38,6 +38,11 @@ void cli_run(cli_result *r, const char *args) {
     rmdir(dir);
 }
 
+double cli_number_after(const char *s, const char *key) {
+    const char *p = strstr(s, key);
+    return p ? atof(p + strlen(key)) : -1.0;
+}
+
 int cli_lines(const char *s) {
     int n = 0;
     for (const char *p = s; *p;) {

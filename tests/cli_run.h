@@ -12,6 +12,8 @@ typedef struct {
 
 /* Runs "mytorch ARGS" (ARGS is passed to /bin/sh: quote paths) and fills r. */
 void cli_run(cli_result *r, const char *args);
+/* The number printed right after key in s (e.g. "test accuracy "), or -1 if key is absent. */
+double cli_number_after(const char *s, const char *key);
 /* Number of non-empty lines in s. */
 int cli_lines(const char *s);
 /* A fresh temporary folder (mkdtemp); path written into buf. */

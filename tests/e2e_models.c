@@ -9,11 +9,6 @@
 
 #define REF_LENET MT_SOURCE_DIR "/../shared/reference-weights/lenet-reference.safetensors"
 
-static double number_after(const char *s, const char *key) {
-    const char *p = strstr(s, key);
-    return p ? atof(p + strlen(key)) : -1.0;
-}
-
 /* Trains with `flags` into a temp folder; returns the printed test accuracy (%), or -1. */
 static double train(const char *flags) {
     char dir[256], args[1024], cmd[300];
@@ -24,7 +19,7 @@ static double train(const char *flags) {
     CHECK_MSG(r.status == 0, "mytorch %s: exit %d: %s", args, r.status, r.err);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0);
-    return r.status == 0 ? number_after(r.out, "test accuracy ") : -1.0;
+    return r.status == 0 ? cli_number_after(r.out, "test accuracy ") : -1.0;
 }
 
 /* PyTorch 1.13 with the same recipe: 97.15% (the figure). */
@@ -58,8 +53,8 @@ MT_TEST(e2e_resnet8_300_steps_learns) {
     cli_result r;
     cli_run(&r, args);
     REQUIRE(r.status == 0);
-    double loss = number_after(r.out, "test loss ");
-    printf("    resnet8, 300 steps: test loss %.4f, accuracy %.2f%%\n", loss, number_after(r.out, "test accuracy "));
+    double loss = cli_number_after(r.out, "test loss ");
+    printf("    resnet8, 300 steps: test loss %.4f, accuracy %.2f%%\n", loss, cli_number_after(r.out, "test accuracy "));
     CHECK_MSG(loss > 0 && loss < 1.0, "resnet8 after 300 steps: test loss %.4f, expected < 1.0", loss);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0);

@@ -8,11 +8,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static double number_after(const char *s, const char *key) {
-    const char *p = strstr(s, key);
-    return p ? atof(p + strlen(key)) : -1.0;
-}
-
 static bool exists(const char *dir, const char *name) {
     char path[512];
     struct stat st;
@@ -27,7 +22,7 @@ MT_TEST(e2e_fcn_one_epoch_reaches_94_percent) {
     cli_result r;
     cli_run(&r, args);
     REQUIRE(r.status == 0);
-    double acc = number_after(r.out, "test accuracy ");
+    double acc = cli_number_after(r.out, "test accuracy ");
     printf("    fcn, 1 epoch: test accuracy %.2f%%\n", acc);
     CHECK_MSG(acc >= 94.0, "fcn after one epoch: %.2f%% < 94.0%%", acc);
     CHECK(exists(dir, "best.safetensors") && exists(dir, "last.safetensors") && exists(dir, "metrics.jsonl"));
@@ -36,7 +31,7 @@ MT_TEST(e2e_fcn_one_epoch_reaches_94_percent) {
     snprintf(args, sizeof args, "eval --checkpoint '%s/best.safetensors' --data '%s' --json", dir, mt_test_data_dir());
     cli_run(&r, args);
     REQUIRE(r.status == 0);
-    double eval_acc = 100.0 * number_after(r.out, "\"test_accuracy\":");
+    double eval_acc = 100.0 * cli_number_after(r.out, "\"test_accuracy\":");
     CHECK_NEAR(eval_acc, acc, 0.005 + 1e-9);
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -1,7 +1,7 @@
 /* Conv2d and the pooling layers. */
 #include "mytorch/nn.h"
+#include "nn/init.h"
 
-#include <math.h>
 
 typedef struct {
     mt_conv2d_params p;
@@ -21,20 +21,12 @@ mt_module *mt_conv2d_new(int64_t in_channels, int64_t out_channels, int kernel_h
     mt_module *m = mt_module_new("Conv2d", conv_forward, sizeof(conv_impl));
     if (!m) return NULL;
     ((conv_impl *)m->impl)->p = p;
-    int64_t fan_in = in_channels / groups * kernel_h * kernel_w;
-    float bound = 1.0f / sqrtf((float)fan_in);
-    mt_tensor *w = mt_tensor_new(4, (int64_t[]){out_channels, in_channels / groups, kernel_h, kernel_w}, NULL);
-    if (!mt_module_add_param(m, "weight", w)) goto fail;
-    mt_rng_fill_uniform(rng, w, -bound, bound);
-    if (bias) {
-        mt_tensor *b = mt_tensor_new(1, (int64_t[]){out_channels}, NULL);
-        if (!mt_module_add_param(m, "bias", b)) goto fail;
-        mt_rng_fill_uniform(rng, b, -bound, bound);
+    const int64_t shape[4] = {out_channels, in_channels / groups, kernel_h, kernel_w};
+    if (!mt_nn_add_default_params(m, 4, shape, in_channels / groups * kernel_h * kernel_w, bias, rng)) {
+        mt_module_free(m);
+        return NULL;
     }
     return m;
-fail:
-    mt_module_free(m);
-    return NULL;
 }
 
 static mt_tensor *max_pool_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) {

@@ -1,9 +1,9 @@
 /* The basic layers: Linear, the activations, Flatten, Sequential. Each forward is one
  * or two ops; the ops record the backward. */
 #include "mytorch/nn.h"
+#include "nn/init.h"
 #include "mytorch/ops.h"
 
-#include <math.h>
 #include <stdio.h>
 
 /* ---- Linear ---------------------------------------------------------------------------- */
@@ -16,21 +16,11 @@ mt_module *mt_linear_new(int64_t in_features, int64_t out_features, bool bias, m
     if (in_features <= 0 || out_features <= 0) return NULL;
     mt_module *m = mt_module_new("Linear", linear_forward, 0);
     if (!m) return NULL;
-    /* kaiming_uniform_(a=sqrt(5)) reduces to U(-1/sqrt(in), 1/sqrt(in)); the bias uses
-     * the same bound. */
-    float bound = 1.0f / sqrtf((float)in_features);
-    mt_tensor *w = mt_tensor_new(2, (int64_t[]){out_features, in_features}, NULL);
-    if (!mt_module_add_param(m, "weight", w)) goto fail;
-    mt_rng_fill_uniform(rng, w, -bound, bound);
-    if (bias) {
-        mt_tensor *b = mt_tensor_new(1, (int64_t[]){out_features}, NULL);
-        if (!mt_module_add_param(m, "bias", b)) goto fail;
-        mt_rng_fill_uniform(rng, b, -bound, bound);
+    if (!mt_nn_add_default_params(m, 2, (int64_t[]){out_features, in_features}, in_features, bias, rng)) {
+        mt_module_free(m);
+        return NULL;
     }
     return m;
-fail:
-    mt_module_free(m);
-    return NULL;
 }
 
 /* ---- activations --------------------------------------------------------------------- */

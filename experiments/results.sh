@@ -10,7 +10,8 @@ out=${1:-docs/RESULTS.md}
 declare -A report=([fcn]="about 95" [cnn1]=98.45 [cnn2_leaky]=99.26 [cnn2_relu]=98.98 [lenet]=99.26 [resnet8]=99.28
     [lenet_mse]=97.62 [lenet_nobn]=98.61 [lenet_noaug]=99.03
     [cnn1_lr0.002]=98.41 [cnn1_lr0.05]=98.30 [cnn1_wd1e-4]=98.32 [cnn1_wd1e-2]=97.97
-    [cnn2_leaky_cosine]=99.26 [cnn2_relu_cosine]=98.98 [lenet_cosine]=99.26 [resnet8_cosine]=99.28)
+    [cnn2_leaky_cosine]=99.26 [cnn2_relu_cosine]=98.98 [lenet_cosine]=99.26 [resnet8_cosine]=99.28
+    [vit]=98.83 [vit_cosine10]=98.83)
 
 tmp=$(mktemp)
 {

@@ -66,7 +66,16 @@ def build_model(name, meta):
         return reference_models.CNN2(leaky=(act != "relu"))
     if key not in reference_models.MODELS:
         raise SystemExit(f"unknown model {name!r}; known: {', '.join(reference_models.MODELS)}")
-    return reference_models.MODELS[key]()
+    model = reference_models.MODELS[key]()
+    if key == "lenet" and str(meta.get("batchnorm", "1")) == "0":
+        # The report's ablation without BatchNorm: norm1 and norm2 become identities.
+        model.norm1, model.norm2 = torch.nn.Identity(), torch.nn.Identity()
+    if key == "vit" and "vit" in meta:
+        # A ViT of another shape: "depth=6 width=64 heads=8 mlp=128 patch=7 dropout=0.2".
+        c = dict(kv.split("=") for kv in str(meta["vit"]).split())
+        if (int(c["depth"]), int(c["width"]), int(c["heads"]), int(c["mlp"]), int(c["patch"])) != (6, 64, 8, 128, 7):
+            raise SystemExit(f"check_checkpoint.py: the reference ViT has the report's shape only, not {meta['vit']}")
+    return model
 
 
 def main():

@@ -11,7 +11,7 @@ declare -A report=([fcn]="about 95" [cnn1]=98.45 [cnn2_leaky]=99.26 [cnn2_relu]=
     [lenet_mse]=97.62 [lenet_nobn]=98.61 [lenet_noaug]=99.03
     [cnn1_lr0.002]=98.41 [cnn1_lr0.05]=98.30 [cnn1_wd1e-4]=98.32 [cnn1_wd1e-2]=97.97
     [cnn2_leaky_cosine]=99.26 [cnn2_relu_cosine]=98.98 [lenet_cosine]=99.26 [resnet8_cosine]=99.28
-    [vit]=98.83 [vit_cosine10]=98.83)
+    [vit]=98.83 [vit_cosine10]=98.83 [cnn2_leaky_aug]=99.26)
 
 tmp=$(mktemp)
 {
@@ -40,6 +40,11 @@ tmp=$(mktemp)
                 printf "| %s | `%s` | %d | %.2f%% | %.2f%% (%d) | %s%% | %.1f |\n", name, flags, n, 100 * last, 100 * best, at, rep, med
             }' "$m"
     done < experiments/list.tsv
+    # What the numbers mean, kept by hand beside the list (not generated).
+    if [[ -s experiments/notes.md ]]; then
+        echo
+        cat experiments/notes.md
+    fi
 } > "$tmp"
 mv "$tmp" "$out"
 echo "results.sh: wrote $out"

@@ -86,6 +86,23 @@ static bool same_keys(const char *variant, const mt_state_dict *sd, const char *
 
 /* One training step (forward, loss, backward, no update) and an evaluation forward of
  * one model, compared with PyTorch's. */
+/* Compares every parameter's grad (grads) or value against the fixture's VARIANT.KIND.NAME,
+ * or its first GRAD_KEEP values (VARIANT.KIND.NAME.first2048) for larger tensors. */
+static void compare_params(const char *variant, const mt_safetensors *st, const mt_state_dict *params,
+                           const char *kind, bool grads, double atol, double rtol) {
+    for (int k = 0; k < params->n; k++) {
+        const mt_tensor *t = params->items[k].tensor;
+        const char *name = params->items[k].name;
+        bool cut = t->numel > GRAD_KEEP;
+        char what[192];
+        snprintf(what, sizeof what, "%s %s of %s", variant, kind, name);
+        CHECK(fixture_close(what, grads ? t->grad : t->data, cut ? GRAD_KEEP : t->numel,
+                            cut ? fixture_get(st, "%s.%s.%s.first%d", variant, kind, name, GRAD_KEEP)
+                                : fixture_get(st, "%s.%s.%s", variant, kind, name),
+                            atol, rtol));
+    }
+}
+
 static void check_model(const model_case *c, const mt_safetensors *st) {
     /* Only summation order differs from PyTorch; measured, every value here (logits,
      * loss, gradients, running statistics, all six models) is within 3e-7 of PyTorch's.
@@ -122,15 +139,7 @@ static void check_model(const model_case *c, const mt_safetensors *st) {
     CHECK(fixture_close(what, loss->data, 1, fixture_get(st, "%s.loss", c->variant), atol, rtol));
 
     mt_state_dict params = mt_module_named_parameters(m);
-    for (int k = 0; k < params.n; k++) {
-        const mt_tensor *t = params.items[k].tensor;
-        bool cut = t->numel > GRAD_KEEP;
-        snprintf(what, sizeof what, "%s grad of %s", c->variant, params.items[k].name);
-        CHECK(fixture_close(what, t->grad, cut ? GRAD_KEEP : t->numel,
-                            cut ? fixture_get(st, "%s.grad.%s.first%d", c->variant, params.items[k].name, GRAD_KEEP)
-                                : fixture_get(st, "%s.grad.%s", c->variant, params.items[k].name),
-                            grad_atol, rtol));
-    }
+    compare_params(c->variant, st, &params, "grad", true, grad_atol, rtol);
     mt_state_dict_free(&params);
 
     /* BatchNorm's buffers after the step: running statistics and the batch count. */
@@ -166,15 +175,7 @@ static void check_model(const model_case *c, const mt_safetensors *st) {
         mt_optim_config cfg = mt_optim_defaults(MT_OPTIM_ADAM);
         mt_optimizer *opt = mt_optimizer_new(ptrs, params.n, cfg, NULL);
         mt_optimizer_step(opt);
-        for (int k = 0; k < params.n; k++) {
-            const mt_tensor *t = params.items[k].tensor;
-            bool cut = t->numel > GRAD_KEEP;
-            snprintf(what, sizeof what, "%s %s after one Adam step", c->variant, params.items[k].name);
-            CHECK(fixture_close(what, t->data, cut ? GRAD_KEEP : t->numel,
-                                cut ? fixture_get(st, "%s.adam.%s.first%d", c->variant, params.items[k].name, GRAD_KEEP)
-                                    : fixture_get(st, "%s.adam.%s", c->variant, params.items[k].name),
-                                atol, rtol));
-        }
+        compare_params(c->variant, st, &params, "adam", false, atol, rtol);
         mt_optimizer_free(opt);
     }
     mt_state_dict_free(&params);

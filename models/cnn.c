@@ -3,14 +3,10 @@
 
 #include <string.h>
 
-static mt_tensor *child(mt_module *m, const char *name, mt_ctx *ctx, mt_tensor *x) {
-    return mt_module_forward(mt_module_child(m, name), ctx, x);
-}
-
 static mt_tensor *cnn1_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) {
-    x = child(m, "conv1", ctx, x);
+    x = mt_module_forward_child(m, "conv1", ctx, x);
     x = mt_relu(ctx, mt_max_pool2d(ctx, x, (mt_pool2d_params){.kernel = {4, 4}}));
-    return child(m, "fc1", ctx, mt_flatten(ctx, x, 1, -1));
+    return mt_module_forward_child(m, "fc1", ctx, mt_flatten(ctx, x, 1, -1));
 }
 
 mt_module *mt_model_cnn1(mt_rng *rng, const mt_model_options *opt) {
@@ -37,11 +33,11 @@ static mt_tensor *act(const mt_module *m, mt_ctx *ctx, mt_tensor *x) {
 
 static mt_tensor *cnn2_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) {
     const mt_pool2d_params pool = {.kernel = {2, 2}};
-    x = act(m, ctx, mt_max_pool2d(ctx, child(m, "conv1", ctx, x), pool));
-    x = act(m, ctx, mt_max_pool2d(ctx, child(m, "conv2", ctx, x), pool));
-    x = act(m, ctx, child(m, "fc1", ctx, mt_flatten(ctx, x, 1, -1)));
-    x = act(m, ctx, child(m, "fc2", ctx, x));
-    return child(m, "fc3", ctx, x);
+    x = act(m, ctx, mt_max_pool2d(ctx, mt_module_forward_child(m, "conv1", ctx, x), pool));
+    x = act(m, ctx, mt_max_pool2d(ctx, mt_module_forward_child(m, "conv2", ctx, x), pool));
+    x = act(m, ctx, mt_module_forward_child(m, "fc1", ctx, mt_flatten(ctx, x, 1, -1)));
+    x = act(m, ctx, mt_module_forward_child(m, "fc2", ctx, x));
+    return mt_module_forward_child(m, "fc3", ctx, x);
 }
 
 mt_module *mt_model_cnn2(mt_rng *rng, const mt_model_options *opt) {

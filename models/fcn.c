@@ -3,9 +3,9 @@
 
 static mt_tensor *fcn_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) {
     x = mt_flatten(ctx, x, 1, -1);
-    x = mt_relu(ctx, mt_module_forward(mt_module_child(m, "fc1"), ctx, x));
-    x = mt_relu(ctx, mt_module_forward(mt_module_child(m, "fc2"), ctx, x));
-    return mt_module_forward(mt_module_child(m, "fc3"), ctx, x);
+    x = mt_relu(ctx, mt_module_forward_child(m, "fc1", ctx, x));
+    x = mt_relu(ctx, mt_module_forward_child(m, "fc2", ctx, x));
+    return mt_module_forward_child(m, "fc3", ctx, x);
 }
 
 mt_module *mt_model_fcn(mt_rng *rng, const mt_model_options *opt) {

@@ -2,14 +2,10 @@
  * module whose forward adds its shortcut; an empty Sequential is the identity. */
 #include "mytorch/models.h"
 
-static mt_tensor *child(mt_module *m, const char *name, mt_ctx *ctx, mt_tensor *x) {
-    return mt_module_forward(mt_module_child(m, name), ctx, x);
-}
-
 /* relu(conv2(conv1(x)) + shortcut(x)) */
 static mt_tensor *block_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) {
-    mt_tensor *y = child(m, "conv2", ctx, child(m, "conv1", ctx, x));
-    return mt_relu(ctx, mt_add(ctx, y, child(m, "shortcut", ctx, x)));
+    mt_tensor *y = mt_module_forward_child(m, "conv2", ctx, mt_module_forward_child(m, "conv1", ctx, x));
+    return mt_relu(ctx, mt_add(ctx, y, mt_module_forward_child(m, "shortcut", ctx, x)));
 }
 
 /* conv3x3(stride, no bias) + BN [+ ReLU] as a Sequential named 0, 1[, 2]. */
@@ -52,11 +48,11 @@ static mt_module *stage(int64_t cin, int64_t cout, int stride, mt_rng *rng) {
 }
 
 static mt_tensor *resnet8_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) {
-    x = child(m, "conv1", ctx, x);
+    x = mt_module_forward_child(m, "conv1", ctx, x);
     x = mt_max_pool2d(ctx, x, (mt_pool2d_params){.kernel = {3, 3}, .stride = {1, 1}, .padding = {1, 1}});
-    x = child(m, "block3", ctx, child(m, "block2", ctx, child(m, "block1", ctx, x)));
+    x = mt_module_forward_child(m, "block3", ctx, mt_module_forward_child(m, "block2", ctx, mt_module_forward_child(m, "block1", ctx, x)));
     x = mt_avg_pool2d(ctx, x, (mt_pool2d_params){.kernel = {7, 7}});
-    return child(m, "outlayer", ctx, mt_flatten(ctx, x, 1, -1));
+    return mt_module_forward_child(m, "outlayer", ctx, mt_flatten(ctx, x, 1, -1));
 }
 
 mt_module *mt_model_resnet8(mt_rng *rng, const mt_model_options *opt) {

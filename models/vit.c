@@ -5,10 +5,6 @@ mt_vit_config mt_vit_defaults(void) {
     return (mt_vit_config){.depth = 6, .width = 64, .heads = 8, .mlp = 128, .patch = 7, .dropout = 0.2f};
 }
 
-static mt_tensor *child(mt_module *m, const char *name, mt_ctx *ctx, mt_tensor *x) {
-    return mt_module_forward(mt_module_child(m, name), ctx, x);
-}
-
 /* (B, 1, 28, 28) -> (B, 16, 49): patches row by row, each flattened row by row. */
 static mt_tensor *patches(mt_ctx *ctx, mt_tensor *x, int64_t p) {
     int64_t B = x->shape[0], C = x->shape[1], G = x->shape[2] / p;
@@ -26,7 +22,7 @@ static mt_tensor *patch_embedding_forward(mt_module *m, mt_ctx *ctx, mt_tensor *
         return NULL;
     }
     int64_t B = x->shape[0];
-    mt_tensor *tokens = child(m, "embedding", ctx, patches(ctx, x, p));
+    mt_tensor *tokens = mt_module_forward_child(m, "embedding", ctx, patches(ctx, x, p));
     mt_tensor *cls = mt_module_param(m, "cls_token");
     mt_tensor *parts[2] = {mt_expand(ctx, cls, 3, (int64_t[]){B, -1, -1}), tokens};
     return mt_add(ctx, mt_cat(ctx, parts, 2, 1), mt_module_param(m, "position_embedding"));
@@ -34,16 +30,16 @@ static mt_tensor *patch_embedding_forward(mt_module *m, mt_ctx *ctx, mt_tensor *
 
 /* x + drop(atten(LayerNorm1(x))), then x + drop(mlp(LayerNorm2(x))) */
 static mt_tensor *block_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) {
-    x = mt_add(ctx, x, child(m, "drop_out1", ctx, child(m, "atten", ctx, child(m, "LayerNorm1", ctx, x))));
-    return mt_add(ctx, x, child(m, "drop_out2", ctx, child(m, "mlp", ctx, child(m, "LayerNorm2", ctx, x))));
+    x = mt_add(ctx, x, mt_module_forward_child(m, "drop_out1", ctx, mt_module_forward_child(m, "atten", ctx, mt_module_forward_child(m, "LayerNorm1", ctx, x))));
+    return mt_add(ctx, x, mt_module_forward_child(m, "drop_out2", ctx, mt_module_forward_child(m, "mlp", ctx, mt_module_forward_child(m, "LayerNorm2", ctx, x))));
 }
 
-static mt_tensor *mlp_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) { return child(m, "net", ctx, x); }
+static mt_tensor *mlp_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) { return mt_module_forward_child(m, "net", ctx, x); }
 
 static mt_tensor *vit_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) {
-    x = child(m, "dropout", ctx, child(m, "patch_embedding", ctx, x));
-    x = child(m, "ln", ctx, child(m, "encoder", ctx, x));
-    return child(m, "mlp_head", ctx, mt_select(ctx, x, 1, 0));
+    x = mt_module_forward_child(m, "dropout", ctx, mt_module_forward_child(m, "patch_embedding", ctx, x));
+    x = mt_module_forward_child(m, "ln", ctx, mt_module_forward_child(m, "encoder", ctx, x));
+    return mt_module_forward_child(m, "mlp_head", ctx, mt_select(ctx, x, 1, 0));
 }
 
 /* Every model-level constructor below frees what it built when a part fails. */

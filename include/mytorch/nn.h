@@ -61,6 +61,9 @@ int64_t *mt_module_buffer_i64(const mt_module *m, const char *name);
 
 /* Runs m's forward; NULL (with the ctx error set) on failure. */
 mt_tensor *mt_module_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x);
+/* Runs the forward of m's direct child `name` (what a composite module's forward is made
+ * of); NULL with the ctx error set when there is no such child. */
+mt_tensor *mt_module_forward_child(mt_module *m, const char *name, mt_ctx *ctx, mt_tensor *x);
 /* Sets training mode on m and all its descendants (module.train() / module.eval()). */
 void mt_module_train(mt_module *m, bool training);
 /* Zeroes every parameter's grad. */

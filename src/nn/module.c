@@ -120,6 +120,15 @@ mt_tensor *mt_module_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) {
     return m->forward(m, ctx, x);
 }
 
+mt_tensor *mt_module_forward_child(mt_module *m, const char *name, mt_ctx *ctx, mt_tensor *x) {
+    mt_module *c = mt_module_child(m, name);
+    if (!c) {
+        mt_error_set(mt_ctx_error(ctx), MT_ERR_STATE, "%s has no child '%s'", m->type, name);
+        return NULL;
+    }
+    return mt_module_forward(c, ctx, x);
+}
+
 void mt_module_train(mt_module *m, bool training) {
     m->training = training;
     for (int k = 0; k < m->n_children; k++) mt_module_train(m->children[k].module, training);

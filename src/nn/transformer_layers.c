@@ -42,12 +42,12 @@ static mt_tensor *mha_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) {
                      mt_shape_str(x, s, sizeof s));
         return NULL;
     }
-    mt_tensor *q = split_heads(ctx, mt_module_forward(mt_module_child(m, "w_query"), ctx, x), heads);
-    mt_tensor *k = split_heads(ctx, mt_module_forward(mt_module_child(m, "w_key"), ctx, x), heads);
-    mt_tensor *v = split_heads(ctx, mt_module_forward(mt_module_child(m, "w_value"), ctx, x), heads);
+    mt_tensor *q = split_heads(ctx, mt_module_forward_child(m, "w_query", ctx, x), heads);
+    mt_tensor *k = split_heads(ctx, mt_module_forward_child(m, "w_key", ctx, x), heads);
+    mt_tensor *v = split_heads(ctx, mt_module_forward_child(m, "w_value", ctx, x), heads);
     mt_tensor *a = mt_transpose(ctx, mt_scaled_dot_product_attention(ctx, q, k, v), 1, 2);
     a = mt_reshape(ctx, a, 3, (int64_t[]){x->shape[0], x->shape[1], x->shape[2]});
-    return mt_module_forward(mt_module_child(m, "fc_out"), ctx, a);
+    return mt_module_forward_child(m, "fc_out", ctx, a);
 }
 
 mt_module *mt_multihead_attention_new(int64_t d, int64_t heads, mt_rng *rng) {

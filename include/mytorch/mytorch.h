@@ -5,6 +5,7 @@
 #include "mytorch/checkpoint.h"
 #include "mytorch/core.h"
 #include "mytorch/data.h"
+#include "mytorch/file.h"
 #include "mytorch/io.h"
 #include "mytorch/models.h"
 #include "mytorch/nn.h"

@@ -7,8 +7,9 @@
  * applies, the byte offset in the file.
  *
  * The writer pads the header with spaces so the data starts at a multiple of 8 bytes,
- * as the official writer does, and goes through "path.tmp" + fsync + rename. */
+ * as the official writer does, and goes through mt_atomic_file (include/mytorch/file.h). */
 #include "mytorch/io.h"
+#include "mytorch/file.h"
 
 #include "io/json.h"
 
@@ -501,41 +502,20 @@ static mt_status build_header(const char *path, const mt_st_tensor *tensors, int
     return MT_OK;
 }
 
-/* Writes everything to tmp, syncs it and renames it over path; removes tmp on failure. */
-static mt_status write_file(const char *path, const char *tmp, const text_buf *header, const mt_st_tensor *tensors,
-                            int n, mt_error *err) {
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return mt_error_set(err, MT_ERR_IO, "%s: cannot create %s: %s", path, tmp, strerror(errno));
+/* Writes the length prefix, the header and the data through an atomic file. */
+static mt_status write_file(const char *path, const text_buf *header, const mt_st_tensor *tensors, int n,
+                            mt_error *err) {
+    mt_atomic_file af;
+    mt_status s = mt_atomic_open(&af, path, err);
+    if (s != MT_OK) return s;
     unsigned char len8[8];
     for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)header->len >> (8 * i));
-    const char *step = "write";
-    bool ok = fwrite(len8, 1, 8, f) == 8 && fwrite(header->p, 1, header->len, f) == header->len;
+    bool ok = fwrite(len8, 1, 8, af.f) == 8 && fwrite(header->p, 1, header->len, af.f) == header->len;
     for (int i = 0; ok && i < n; i++) {
         size_t bytes = (size_t)tensors[i].numel * dtype_size(tensors[i].dtype);
-        if (bytes) ok = fwrite(tensors[i].data, 1, bytes, f) == bytes;
+        if (bytes) ok = fwrite(tensors[i].data, 1, bytes, af.f) == bytes;
     }
-    if (ok) {
-        step = "flush";
-        ok = fflush(f) == 0;
-    }
-    if (ok) {
-        step = "fsync";
-        ok = fsync(fileno(f)) == 0;
-    }
-    int e = errno;
-    if (fclose(f) != 0 && ok) {
-        step = "close";
-        ok = false;
-        e = errno;
-    }
-    if (ok && rename(tmp, path) != 0) {
-        step = "rename";
-        ok = false;
-        e = errno;
-    }
-    if (ok) return MT_OK;
-    remove(tmp);
-    return mt_error_set(err, MT_ERR_IO, "%s: cannot %s %s: %s", path, step, tmp, strerror(e));
+    return mt_atomic_commit(&af, err); /* sees the stream's error flag if a write failed */
 }
 
 mt_status mt_safetensors_write(const char *path, const mt_st_tensor *tensors, int n,
@@ -545,19 +525,7 @@ mt_status mt_safetensors_write(const char *path, const mt_st_tensor *tensors, in
     if (s != MT_OK) return s;
     text_buf header = {0};
     s = build_header(path, tensors, n, meta_keys, meta_values, n_meta, &header, err);
-    char *tmp = NULL; /* "path.tmp", freed below */
-    if (s == MT_OK) {
-        size_t len = strlen(path);
-        tmp = malloc(len + 5);
-        if (tmp) {
-            memcpy(tmp, path, len);
-            memcpy(tmp + len, ".tmp", 5);
-        } else {
-            s = mt_error_set(err, MT_ERR_NOMEM, "%s: out of memory", path);
-        }
-    }
-    if (s == MT_OK) s = write_file(path, tmp, &header, tensors, n, err);
-    free(tmp);
+    if (s == MT_OK) s = write_file(path, &header, tensors, n, err);
     free(header.p);
     return s;
 }

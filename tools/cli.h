@@ -3,6 +3,7 @@
 #define MT_TOOLS_CLI_H
 
 #include "mytorch/data.h"
+#include "mytorch/models.h"
 #include "mytorch/nn.h"
 
 #include <stdio.h>
@@ -39,6 +40,21 @@ typedef struct {
 void progress_start(progress *p, int epoch, int epochs, int64_t total_batches);
 void progress_update(progress *p, int64_t batch, double loss, int64_t images);
 void progress_end(progress *p);
+
+/* A model rebuilt from a checkpoint: the model its metadata names (or the one asked
+ * for), in its variant (activation, BatchNorm, ViT shape), with the weights loaded
+ * strictly, and the input normalisation it was trained with. */
+typedef struct {
+    mt_module *model; /* owned; checkpoint_model_free() */
+    const mt_model_info *info;
+    float mean, std;
+} checkpoint_model;
+
+/* Loads path into *out. model_name (NULL: the checkpoint's own) overrides the model.
+ * Returns 0, or 1 when the file is at fault and 2 when model_name is unknown (usage), with
+ * the message in err and *out empty. */
+int checkpoint_model_load(const char *path, const char *model_name, checkpoint_model *out, mt_error *err);
+void checkpoint_model_free(checkpoint_model *cm);
 
 /* Prints "mytorch: " + message to stderr (one line). */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,6 +1,12 @@
-/* What the commands share: evaluation, progress display, errors, the clock. */
+/* What the commands share: models from checkpoints, evaluation, progress display, errors, the clock. */
 #include "cli.h"
+#include "mytorch/checkpoint.h"
+#include "mytorch/models.h"
 #include "mytorch/ops.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <stdarg.h>
 #include <sys/resource.h>
@@ -96,4 +102,85 @@ void progress_update(progress *p, int64_t batch, double loss, int64_t images) {
 
 void progress_end(progress *p) {
     if (p->tty) fputs("\r\033[K", stderr);
+}
+
+/* Parses a metadata number ("0.1307"); false if absent or not a finite number. */
+static bool meta_float(const mt_safetensors *st, const char *key, float *out) {
+    const char *s = mt_safetensors_meta(st, key);
+    if (!s) return false;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || errno || !(v == v) || v > 1e30 || v < -1e30) return false;
+    *out = (float)v;
+    return true;
+}
+
+int checkpoint_model_load(const char *path, const char *model_name, checkpoint_model *out, mt_error *err) {
+    *out = (checkpoint_model){0};
+    mt_safetensors st = {0};
+    int status = 1;
+    if (mt_safetensors_read(path, &st, err) != MT_OK) goto done;
+    const char *named = mt_safetensors_meta(&st, "model");
+    if (!model_name) model_name = named;
+    if (!model_name) {
+        mt_error_set(err, MT_ERR_FORMAT, "%s names no model in its metadata; pass --model NAME", path);
+        goto done;
+    }
+    out->info = mt_model_find(model_name);
+    if (!out->info) {
+        /* A bad --model is a usage error (2); a bad name inside the file is the file's (1). */
+        mt_error_set(err, MT_ERR_ARG, "unknown model '%s'%s (see mytorch models)", model_name,
+                     model_name == named ? " named in the checkpoint" : "");
+        status = model_name == named ? 1 : 2;
+        goto done;
+    }
+    out->mean = out->info->recipe.mean;
+    out->std = out->info->recipe.std;
+    if (mt_safetensors_meta(&st, "normalize_mean") &&
+        (!meta_float(&st, "normalize_mean", &out->mean) || !meta_float(&st, "normalize_std", &out->std) ||
+         !(out->std > 0))) {
+        mt_error_set(err, MT_ERR_FORMAT, "%s: normalize_mean/normalize_std in its metadata are not valid numbers", path);
+        goto done;
+    }
+    /* The variant (cnn2's activation, lenet without BatchNorm, the ViT's shape) is in the metadata. */
+    mt_model_options mopt = {.activation = mt_safetensors_meta(&st, "activation")};
+    const char *bn = mt_safetensors_meta(&st, "batchnorm");
+    mopt.no_batchnorm = bn && strcmp(bn, "0") == 0;
+    mt_vit_config vit = mt_vit_defaults();
+    const char *vit_meta = mt_safetensors_meta(&st, "vit");
+    if (vit_meta) {
+        if (sscanf(vit_meta, "depth=%d width=%d heads=%d mlp=%d patch=%d dropout=%f", &vit.depth, &vit.width,
+                   &vit.heads, &vit.mlp, &vit.patch, &vit.dropout) != 6) {
+            mt_error_set(err, MT_ERR_FORMAT, "%s: its 'vit' metadata '%s' is not a ViT shape", path, vit_meta);
+            goto done;
+        }
+        mopt.vit = &vit;
+    }
+    mt_rng rng;
+    mt_rng_seed(&rng, 0);
+    out->model = out->info->build(&rng, &mopt);
+    if (!out->model) {
+        mt_error_set(err, MT_ERR_FORMAT, "%s: cannot build model '%s'%s%s", path, out->info->name,
+                     mopt.activation ? " with activation " : "", mopt.activation ? mopt.activation : "");
+        goto done;
+    }
+    mt_error load = {0};
+    if (mt_module_load_state_dict(out->model, &st, true, &load) != MT_OK) {
+        if (named && strcmp(named, out->info->name) != 0)
+            mt_error_set(err, load.code, "%s is a '%s' checkpoint, not '%s': %s", path, named, out->info->name, load.msg);
+        else
+            mt_error_set(err, load.code, "%s: %s", path, load.msg);
+        goto done;
+    }
+    status = 0;
+done:
+    mt_safetensors_free(&st);
+    if (status != 0) checkpoint_model_free(out);
+    return status;
+}
+
+void checkpoint_model_free(checkpoint_model *cm) {
+    mt_module_free(cm->model);
+    *cm = (checkpoint_model){0};
 }

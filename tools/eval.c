@@ -10,18 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Parses a metadata number ("0.1307"); false if absent or not a finite number. */
-static bool meta_float(const mt_safetensors *st, const char *key, float *out) {
-    const char *s = mt_safetensors_meta(st, key);
-    if (!s) return false;
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (!*s || *end || errno || !(v == v) || v > 1e30 || v < -1e30) return false;
-    *out = (float)v;
-    return true;
-}
-
 /* Writes the first n normalised test images and the model's logits for them. */
 static bool dump_logits(mt_module *m, mt_ctx *ctx, mt_loader *loader, long n, const char *path, mt_error *err) {
     mt_module_train(m, false);
@@ -77,70 +65,27 @@ int cmd_eval(int argc, char **argv) {
     }
     mt_set_num_threads((int)threads);
 
-    int status = 1;
     mt_error err = {0};
-    mt_safetensors st = {0};
     mt_dataset test = {0};
     mt_loader loader = {0};
-    mt_module *model = NULL;
     mt_ctx *ctx = NULL;
-    if (mt_safetensors_read(checkpoint, &st, &err) != MT_OK) {
+    checkpoint_model cm = {0};
+    int status = checkpoint_model_load(checkpoint, model_name, &cm, &err);
+    if (status != 0) {
         cli_error("%s", err.msg);
         goto done;
     }
-    if (!model_name) model_name = mt_safetensors_meta(&st, "model");
-    if (!model_name) {
-        cli_error("%s names no model in its metadata; pass --model NAME", checkpoint);
-        goto done;
-    }
-    const mt_model_info *info = mt_model_find(model_name);
-    if (!info) {
-        /* A bad --model is a usage error (2); a bad name inside the file is the file's (1). */
-        bool from_flag = args_find(specs, (int)(sizeof specs / sizeof specs[0]), "--model")->seen;
-        cli_error("unknown model '%s'%s (see mytorch models)", model_name, from_flag ? "" : " named in the checkpoint");
-        status = from_flag ? 2 : 1;
-        goto done;
-    }
-    float mean = info->recipe.mean, std = info->recipe.std;
+    status = 1;
+    mt_module *model = cm.model;
+    const mt_model_info *info = cm.info;
     if (batch == 0) batch = info->recipe.eval_batch;
-    if (mt_safetensors_meta(&st, "normalize_mean") &&
-        (!meta_float(&st, "normalize_mean", &mean) || !meta_float(&st, "normalize_std", &std) || !(std > 0))) {
-        cli_error("%s: normalize_mean/normalize_std in its metadata are not valid numbers", checkpoint);
-        goto done;
-    }
-    /* The variant (cnn2's activation, lenet without BatchNorm) is in the metadata. */
-    mt_model_options mopt = {.activation = mt_safetensors_meta(&st, "activation")};
-    const char *bn = mt_safetensors_meta(&st, "batchnorm");
-    mopt.no_batchnorm = bn && strcmp(bn, "0") == 0;
-    mt_vit_config vit = mt_vit_defaults();
-    const char *vit_meta = mt_safetensors_meta(&st, "vit");
-    if (vit_meta) {
-        if (sscanf(vit_meta, "depth=%d width=%d heads=%d mlp=%d patch=%d dropout=%f", &vit.depth, &vit.width,
-                   &vit.heads, &vit.mlp, &vit.patch, &vit.dropout) != 6) {
-            cli_error("%s: its 'vit' metadata '%s' is not a ViT shape", checkpoint, vit_meta);
-            goto done;
-        }
-        mopt.vit = &vit;
-    }
-    mt_rng rng;
-    mt_rng_seed(&rng, 0);
-    model = info->build(&rng, &mopt);
     ctx = mt_ctx_new();
-    if (!model || !ctx) {
-        cli_error("cannot build model '%s'%s%s", info->name, mopt.activation ? " with activation " : "",
-                  mopt.activation ? mopt.activation : "");
-        goto done;
-    }
-    if (mt_module_load_state_dict(model, &st, true, &err) != MT_OK) {
-        const char *written_for = mt_safetensors_meta(&st, "model");
-        if (written_for && strcmp(written_for, info->name) != 0)
-            cli_error("%s is a '%s' checkpoint, not '%s': %s", checkpoint, written_for, info->name, err.msg);
-        else
-            cli_error("%s: %s", checkpoint, err.msg);
+    if (!ctx) {
+        cli_error("out of memory");
         goto done;
     }
     if (mt_mnist_load(data, false, &test, &err) != MT_OK ||
-        mt_loader_init(&loader, &test, batch, false, 0, mean, std, &err) != MT_OK) {
+        mt_loader_init(&loader, &test, batch, false, 0, cm.mean, cm.std, &err) != MT_OK) {
         cli_error("%s", err.msg);
         goto done;
     }
@@ -160,7 +105,7 @@ int cmd_eval(int argc, char **argv) {
                (double)ev.total / ev.seconds);
     if (dump) {
         mt_loader_free(&loader);
-        if (mt_loader_init(&loader, &test, dump_count, false, 0, mean, std, &err) != MT_OK ||
+        if (mt_loader_init(&loader, &test, dump_count, false, 0, cm.mean, cm.std, &err) != MT_OK ||
             !dump_logits(model, ctx, &loader, dump_count, dump, &err)) {
             cli_error("%s", err.code ? err.msg : "could not compute logits");
             goto done;
@@ -168,10 +113,9 @@ int cmd_eval(int argc, char **argv) {
     }
     status = 0;
 done:
-    mt_module_free(model);
+    checkpoint_model_free(&cm);
     mt_ctx_free(ctx);
     mt_loader_free(&loader);
     mt_dataset_free(&test);
-    mt_safetensors_free(&st);
     return status;
 }

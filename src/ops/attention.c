@@ -7,6 +7,8 @@
 #include "ops/internal.h"
 
 #include <math.h>
+
+#include "kernels/cpu/vecmath.h"
 #include <string.h>
 
 typedef struct {
@@ -14,6 +16,82 @@ typedef struct {
     float scale;
     float *p; /* softmax probabilities (B, T, S) */
 } sdpa_saved;
+
+/* One (batch, head): P = softmax(Q K^T * scale), O = P V. K is transposed first (into
+ * Kt) so that each row of scores is an axpy over S, which vectorises; a dot product
+ * over d = 8 would be a scalar reduction, since without -ffast-math the compiler keeps
+ * its order. The exponentials run over the whole T x S block at once (glibc's vector
+ * expf, kernels/cpu/vecmath.h) rather than row by row with a scalar tail per row. */
+static inline __attribute__((always_inline)) void sdpa_forward_one(int64_t T, int64_t S, const int64_t D,
+                                                                   const int64_t E, float scale,
+                                                                   const float *restrict Q, const float *restrict K,
+                                                                   const float *restrict V, float *restrict P,
+                                                                   float *restrict O, float *restrict Kt) {
+    for (int64_t j = 0; j < S; j++)
+        for (int64_t c = 0; c < D; c++) Kt[c * S + j] = K[j * D + c];
+    for (int64_t t = 0; t < T; t++) {
+        float *restrict pr = P + t * S;
+        for (int64_t j = 0; j < S; j++) pr[j] = 0.0f;
+        for (int64_t c = 0; c < D; c++) {
+            const float a = Q[t * D + c];
+            for (int64_t j = 0; j < S; j++) pr[j] += a * Kt[c * S + j];
+        }
+        float mx = -INFINITY;
+        for (int64_t j = 0; j < S; j++) {
+            pr[j] *= scale;
+            mx = pr[j] > mx ? pr[j] : mx; /* fmaxf is a libm call here */
+        }
+        for (int64_t j = 0; j < S; j++) pr[j] -= mx;
+    }
+#pragma omp simd
+    for (int64_t i = 0; i < T * S; i++) P[i] = expf(P[i]);
+    for (int64_t t = 0; t < T; t++) {
+        float *restrict pr = P + t * S, *restrict o = O + t * E;
+        float sum = 0.0f;
+        for (int64_t j = 0; j < S; j++) sum += pr[j];
+        const float inv = 1.0f / sum;
+        for (int64_t j = 0; j < S; j++) pr[j] *= inv;
+        for (int64_t c = 0; c < E; c++) o[c] = 0.0f;
+        for (int64_t j = 0; j < S; j++)
+            for (int64_t c = 0; c < E; c++) o[c] += pr[j] * V[j * E + c];
+    }
+}
+
+/* One (batch, head) of the backward: dP = dO V^T (an axpy over S, with V transposed
+ * into Vt), dS = P (dP - <dP, P>) * scale, then dV += P^T dO, dQ += dS K, dK += dS^T Q
+ * (each skipped when its pointer is NULL). */
+static inline __attribute__((always_inline)) void sdpa_backward_one(
+    int64_t T, int64_t S, const int64_t D, const int64_t E, float scale, const float *restrict Q,
+    const float *restrict K, const float *restrict V, const float *restrict P, const float *restrict dO,
+    float *restrict dS, float *restrict Vt, float *restrict dQ, float *restrict dK, float *restrict dV) {
+    for (int64_t j = 0; j < S; j++)
+        for (int64_t c = 0; c < E; c++) Vt[c * S + j] = V[j * E + c];
+    for (int64_t t = 0; t < T; t++) {
+        float *restrict dp = dS + t * S;
+        const float *restrict pr = P + t * S;
+        for (int64_t j = 0; j < S; j++) dp[j] = 0.0f;
+        for (int64_t c = 0; c < E; c++) {
+            const float a = dO[t * E + c];
+            for (int64_t j = 0; j < S; j++) dp[j] += a * Vt[c * S + j];
+        }
+        double dot = 0.0;
+        for (int64_t j = 0; j < S; j++) dot += (double)dp[j] * pr[j];
+        const float fdot = (float)dot;
+        for (int64_t j = 0; j < S; j++) dp[j] = pr[j] * (dp[j] - fdot) * scale;
+    }
+    if (dV)
+        for (int64_t j = 0; j < S; j++)
+            for (int64_t t = 0; t < T; t++)
+                for (int64_t c = 0; c < E; c++) dV[j * E + c] += P[t * S + j] * dO[t * E + c];
+    if (dQ)
+        for (int64_t t = 0; t < T; t++)
+            for (int64_t j = 0; j < S; j++)
+                for (int64_t c = 0; c < D; c++) dQ[t * D + c] += dS[t * S + j] * K[j * D + c];
+    if (dK)
+        for (int64_t j = 0; j < S; j++)
+            for (int64_t t = 0; t < T; t++)
+                for (int64_t c = 0; c < D; c++) dK[j * D + c] += dS[t * S + j] * Q[t * D + c];
+}
 
 mt_tensor *mt_scaled_dot_product_attention(mt_ctx *ctx, mt_tensor *q, mt_tensor *k, mt_tensor *v) {
     mt_tensor *in[3] = {q, k, v};
@@ -41,27 +119,18 @@ mt_tensor *mt_scaled_dot_product_attention(mt_ctx *ctx, mt_tensor *q, mt_tensor 
     s->p = mt_ctx_alloc(ctx, (size_t)(s->B * s->T * s->S + 1) * sizeof(float));
     if (!out || !s->p) return NULL;
     const int64_t T = s->T, S = s->S, D = s->D, E = s->E;
+    float *kt_all = mt_ctx_alloc(ctx, (size_t)(s->B * S * D + 1) * sizeof(float));
+    if (!kt_all) return NULL;
     ctx->flops += 2.0 * (double)(s->B * T * S * (D + E));
 #pragma omp parallel for if (s->B * T * S * (D + E) > (1 << 15))
     for (int64_t b = 0; b < s->B; b++) {
         const float *Q = q->data + b * T * D, *K = k->data + b * S * D, *V = v->data + b * S * E;
-        float *P = s->p + b * T * S, *O = out->data + b * T * E;
-        for (int64_t t = 0; t < T; t++) {
-            float *pr = P + t * S, mx = -INFINITY;
-            for (int64_t j = 0; j < S; j++) {
-                float dot = 0.0f;
-                for (int64_t c = 0; c < D; c++) dot += Q[t * D + c] * K[j * D + c];
-                pr[j] = dot * s->scale;
-                mx = fmaxf(mx, pr[j]);
-            }
-            float sum = 0.0f;
-            for (int64_t j = 0; j < S; j++) sum += pr[j] = expf(pr[j] - mx);
-            for (int64_t j = 0; j < S; j++) pr[j] /= sum;
-            float *o = O + t * E;
-            for (int64_t c = 0; c < E; c++) o[c] = 0.0f;
-            for (int64_t j = 0; j < S; j++)
-                for (int64_t c = 0; c < E; c++) o[c] += pr[j] * V[j * E + c];
-        }
+        float *P = s->p + b * T * S, *O = out->data + b * T * E, *Kt = kt_all + b * S * D;
+        /* The ViT's head width (8) and the usual ones as constants: their loops unroll. */
+        if (D == 8 && E == 8) sdpa_forward_one(T, S, 8, 8, s->scale, Q, K, V, P, O, Kt);
+        else if (D == 16 && E == 16) sdpa_forward_one(T, S, 16, 16, s->scale, Q, K, V, P, O, Kt);
+        else if (D == 32 && E == 32) sdpa_forward_one(T, S, 32, 32, s->scale, Q, K, V, P, O, Kt);
+        else sdpa_forward_one(T, S, D, E, s->scale, Q, K, V, P, O, Kt);
     }
     mt_node *node = mt_record(ctx, MT_OP_SDPA, out, in, 3);
     if (node) node->saved = s;
@@ -76,35 +145,19 @@ void mt_sdpa_backward(mt_ctx *ctx, mt_node *node) {
     bool gk = k->requires_grad && mt_tensor_ensure_grad(ctx, k);
     bool gv = v->requires_grad && mt_tensor_ensure_grad(ctx, v);
     float *dS_all = mt_ctx_alloc(ctx, (size_t)(s->B * T * S + 1) * sizeof(float));
-    if (!dS_all) return;
+    float *vt_all = mt_ctx_alloc(ctx, (size_t)(s->B * S * E + 1) * sizeof(float));
+    if (!dS_all || !vt_all) return;
     ctx->flops += 4.0 * (double)(s->B * T * S * (D + E));
 #pragma omp parallel for if (s->B * T * S * (D + E) > (1 << 15))
     for (int64_t b = 0; b < s->B; b++) {
         const float *Q = q->data + b * T * D, *K = k->data + b * S * D, *V = v->data + b * S * E;
         const float *P = s->p + b * T * S, *dO = node->out->grad + b * T * E;
-        float *dS = dS_all + b * T * S;
-        for (int64_t t = 0; t < T; t++) {
-            /* dP = dO V^T; dS = P (dP - <dP, P>) * scale */
-            double dot = 0.0;
-            for (int64_t j = 0; j < S; j++) {
-                float dp = 0.0f;
-                for (int64_t c = 0; c < E; c++) dp += dO[t * E + c] * V[j * E + c];
-                dS[t * S + j] = dp;
-                dot += (double)dp * P[t * S + j];
-            }
-            for (int64_t j = 0; j < S; j++) dS[t * S + j] = P[t * S + j] * (dS[t * S + j] - (float)dot) * s->scale;
-        }
-        if (gv) /* dV = P^T dO */
-            for (int64_t j = 0; j < S; j++)
-                for (int64_t t = 0; t < T; t++)
-                    for (int64_t c = 0; c < E; c++) v->grad[b * S * E + j * E + c] += P[t * S + j] * dO[t * E + c];
-        if (gq) /* dQ = dS K */
-            for (int64_t t = 0; t < T; t++)
-                for (int64_t j = 0; j < S; j++)
-                    for (int64_t c = 0; c < D; c++) q->grad[b * T * D + t * D + c] += dS[t * S + j] * K[j * D + c];
-        if (gk) /* dK = dS^T Q */
-            for (int64_t j = 0; j < S; j++)
-                for (int64_t t = 0; t < T; t++)
-                    for (int64_t c = 0; c < D; c++) k->grad[b * S * D + j * D + c] += dS[t * S + j] * Q[t * D + c];
+        float *dS = dS_all + b * T * S, *Vt = vt_all + b * S * E;
+        float *dQ = gq ? q->grad + b * T * D : NULL, *dK = gk ? k->grad + b * S * D : NULL;
+        float *dV = gv ? v->grad + b * S * E : NULL;
+        if (D == 8 && E == 8) sdpa_backward_one(T, S, 8, 8, s->scale, Q, K, V, P, dO, dS, Vt, dQ, dK, dV);
+        else if (D == 16 && E == 16) sdpa_backward_one(T, S, 16, 16, s->scale, Q, K, V, P, dO, dS, Vt, dQ, dK, dV);
+        else if (D == 32 && E == 32) sdpa_backward_one(T, S, 32, 32, s->scale, Q, K, V, P, dO, dS, Vt, dQ, dK, dV);
+        else sdpa_backward_one(T, S, D, E, s->scale, Q, K, V, P, dO, dS, Vt, dQ, dK, dV);
     }
 }

@@ -4,6 +4,8 @@
 
 #include <math.h>
 
+#include "kernels/cpu/vecmath.h"
+
 void mt_k_layer_norm(int64_t M, int64_t D, const float *x, const float *w, const float *b, float eps,
                      float *y, float *mean, float *invstd) {
 #pragma omp parallel for if (M * D > (1 << 15))
@@ -63,24 +65,36 @@ void mt_k_layer_norm_backward(int64_t M, int64_t D, const float *x, const float 
 #define GELU_C 0.044715f
 
 void mt_k_gelu(int64_t n, const float *x, float *y, bool tanh_approx) {
-#pragma omp parallel for if (n > (1 << 15))
-    for (int64_t i = 0; i < n; i++) {
-        float v = x[i];
-        y[i] = tanh_approx ? 0.5f * v * (1.0f + tanhf(SQRT_2_OVER_PI * (v + GELU_C * v * v * v)))
-                           : 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+    if (tanh_approx) {
+#pragma omp parallel for simd if (n > (1 << 15))
+        for (int64_t i = 0; i < n; i++) {
+            float v = x[i];
+            y[i] = 0.5f * v * (1.0f + tanhf(SQRT_2_OVER_PI * (v + GELU_C * v * v * v)));
+        }
+    } else {
+#pragma omp parallel for simd if (n > (1 << 15))
+        for (int64_t i = 0; i < n; i++) {
+            float v = x[i];
+            y[i] = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+        }
     }
 }
 
 void mt_k_gelu_backward(int64_t n, const float *x, const float *dy, float *dx, bool tanh_approx) {
-#pragma omp parallel for if (n > (1 << 15))
-    for (int64_t i = 0; i < n; i++) {
-        float v = x[i], d;
-        if (tanh_approx) {
+    if (tanh_approx) {
+#pragma omp parallel for simd if (n > (1 << 15))
+        for (int64_t i = 0; i < n; i++) {
+            float v = x[i];
             float t = tanhf(SQRT_2_OVER_PI * (v + GELU_C * v * v * v));
-            d = 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * SQRT_2_OVER_PI * (1.0f + 3.0f * GELU_C * v * v);
-        } else {
-            d = 0.5f * (1.0f + erff(v * 0.70710678118654752f)) + v * expf(-0.5f * v * v) * 0.3989422804014327f;
+            dx[i] += (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * SQRT_2_OVER_PI * (1.0f + 3.0f * GELU_C * v * v)) *
+                     dy[i];
         }
-        dx[i] += d * dy[i];
+    } else {
+#pragma omp parallel for simd if (n > (1 << 15))
+        for (int64_t i = 0; i < n; i++) {
+            float v = x[i];
+            dx[i] += (0.5f * (1.0f + erff(v * 0.70710678118654752f)) + v * expf(-0.5f * v * v) * 0.3989422804014327f) *
+                     dy[i];
+        }
     }
 }

@@ -8,12 +8,26 @@ int64_t mt_window_out(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d) {
     return span < 0 ? 0 : span / s + 1;
 }
 
+/* The outputs ow in [*lo, *hi) whose input column w0 + ow * SW lies inside [0, W): the
+ * loops below run over them without bounds checks, so they vectorise, and fill the
+ * padding around them separately. */
+static void inside(int64_t w0, int64_t SW, int64_t W, int64_t OW, int64_t *lo, int64_t *hi) {
+    *lo = w0 >= 0 ? 0 : (-w0 + SW - 1) / SW;
+    *hi = W - 1 - w0 < 0 ? 0 : (W - 1 - w0) / SW + 1;
+    if (*hi > OW) *hi = OW;
+    if (*lo > OW) *lo = OW;
+    if (*hi < *lo) *hi = *lo;
+}
+
 void mt_k_im2col(const mt_window *g, const float *x, float *col) {
     const int64_t rows = g->C * g->KH * g->KW, cols = g->N * g->OH * g->OW;
 #pragma omp parallel for schedule(static) if (rows * cols > (1 << 16))
     for (int64_t r = 0; r < rows; r++) {
         int64_t c = r / (g->KH * g->KW), i = (r / g->KW) % g->KH, j = r % g->KW;
         float *dst = col + r * cols;
+        const int64_t w0 = j * g->DW - g->PW;
+        int64_t lo, hi;
+        inside(w0, g->SW, g->W, g->OW, &lo, &hi);
         for (int64_t n = 0; n < g->N; n++) {
             const float *plane = x + (n * g->C + c) * g->H * g->W;
             for (int64_t oh = 0; oh < g->OH; oh++) {
@@ -24,18 +38,12 @@ void mt_k_im2col(const mt_window *g, const float *x, float *col) {
                     continue;
                 }
                 const float *row = plane + h * g->W;
-                int64_t w0 = j * g->DW - g->PW;
-                if (g->SW == 1) {
-                    for (int64_t ow = 0; ow < g->OW; ow++) {
-                        int64_t w = w0 + ow;
-                        out[ow] = w >= 0 && w < g->W ? row[w] : 0.0f;
-                    }
-                } else {
-                    for (int64_t ow = 0; ow < g->OW; ow++) {
-                        int64_t w = w0 + ow * g->SW;
-                        out[ow] = w >= 0 && w < g->W ? row[w] : 0.0f;
-                    }
-                }
+                for (int64_t ow = 0; ow < lo; ow++) out[ow] = 0.0f;
+                if (g->SW == 1)
+                    for (int64_t ow = lo; ow < hi; ow++) out[ow] = row[w0 + ow];
+                else
+                    for (int64_t ow = lo; ow < hi; ow++) out[ow] = row[w0 + ow * g->SW];
+                for (int64_t ow = hi; ow < g->OW; ow++) out[ow] = 0.0f;
             }
         }
     }
@@ -48,6 +56,9 @@ void mt_k_col2im(const mt_window *g, const float *dcol, float *dx) {
         for (int64_t i = 0; i < g->KH; i++)
             for (int64_t j = 0; j < g->KW; j++) {
                 const float *src = dcol + ((c * g->KH + i) * g->KW + j) * cols;
+                const int64_t w0 = j * g->DW - g->PW;
+                int64_t lo, hi;
+                inside(w0, g->SW, g->W, g->OW, &lo, &hi);
                 for (int64_t n = 0; n < g->N; n++) {
                     float *plane = dx + (n * g->C + c) * g->H * g->W;
                     for (int64_t oh = 0; oh < g->OH; oh++) {
@@ -55,11 +66,10 @@ void mt_k_col2im(const mt_window *g, const float *dcol, float *dx) {
                         if (h < 0 || h >= g->H) continue;
                         const float *in = src + (n * g->OH + oh) * g->OW;
                         float *row = plane + h * g->W;
-                        int64_t w0 = j * g->DW - g->PW;
-                        for (int64_t ow = 0; ow < g->OW; ow++) {
-                            int64_t w = w0 + ow * g->SW;
-                            if (w >= 0 && w < g->W) row[w] += in[ow];
-                        }
+                        if (g->SW == 1)
+                            for (int64_t ow = lo; ow < hi; ow++) row[w0 + ow] += in[ow];
+                        else
+                            for (int64_t ow = lo; ow < hi; ow++) row[w0 + ow * g->SW] += in[ow];
                     }
                 }
             }

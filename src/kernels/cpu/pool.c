@@ -2,14 +2,51 @@
 #include "kernels/cpu/pool.h"
 
 #include <math.h>
+#include <stdbool.h>
 
 #define PLANES(g) ((g)->N * (g)->C)
 #define PAR(g) if (PLANES(g) * (g)->OH * (g)->OW * (g)->KH * (g)->KW > (1 << 15))
 
+/* One plane without padding or dilation, where every window lies inside the image
+ * (floor mode), so the inner loops need no bounds checks; the window and stride are
+ * constants in the specialisations below. NaN wins, as in PyTorch (and in the general
+ * loop): a NaN replaces the best value and nothing replaces a NaN but a later NaN. */
+static inline __attribute__((always_inline)) void max_pool_plane_dense(const mt_window *g, const int64_t KH,
+                                                                       const int64_t KW, const int64_t SH,
+                                                                       const int64_t SW, const float *restrict in,
+                                                                       float *restrict y, int32_t *restrict argmax) {
+    const int64_t W = g->W;
+    for (int64_t oh = 0; oh < g->OH; oh++)
+        for (int64_t ow = 0; ow < g->OW; ow++) {
+            const int64_t at0 = oh * SH * W + ow * SW;
+            float best = in[at0];
+            int64_t at = at0;
+            for (int64_t i = 0; i < KH; i++)
+                for (int64_t j = 0; j < KW; j++) {
+                    const int64_t k = at0 + i * W + j;
+                    const float v = in[k];
+                    const bool take = v > best || isnan(v); /* selects, not a branch to mispredict */
+                    best = take ? v : best;
+                    at = take ? k : at;
+                }
+            y[oh * g->OW + ow] = best;
+            argmax[oh * g->OW + ow] = (int32_t)at;
+        }
+}
+
 void mt_k_max_pool2d(const mt_window *g, const float *x, float *y, int32_t *argmax) {
+    const bool dense = g->PH == 0 && g->PW == 0 && g->DH == 1 && g->DW == 1;
 #pragma omp parallel for PAR(g)
     for (int64_t p = 0; p < PLANES(g); p++) {
         const float *in = x + p * g->H * g->W;
+        float *yp = y + p * g->OH * g->OW;
+        int32_t *ap = argmax + p * g->OH * g->OW;
+        if (dense) {
+            if (g->KH == 2 && g->KW == 2 && g->SH == 2 && g->SW == 2) max_pool_plane_dense(g, 2, 2, 2, 2, in, yp, ap);
+            else if (g->KH == 4 && g->KW == 4 && g->SH == 4 && g->SW == 4) max_pool_plane_dense(g, 4, 4, 4, 4, in, yp, ap);
+            else max_pool_plane_dense(g, g->KH, g->KW, g->SH, g->SW, in, yp, ap);
+            continue;
+        }
         for (int64_t oh = 0; oh < g->OH; oh++)
             for (int64_t ow = 0; ow < g->OW; ow++) {
                 float best = -INFINITY;
@@ -27,9 +64,8 @@ void mt_k_max_pool2d(const mt_window *g, const float *x, float *y, int32_t *argm
                         }
                     }
                 }
-                int64_t k = (p * g->OH + oh) * g->OW + ow;
-                y[k] = best;
-                argmax[k] = at;
+                yp[oh * g->OW + ow] = best;
+                ap[oh * g->OW + ow] = at;
             }
     }
 }

@@ -1,7 +1,9 @@
-/* conv2d as im2col + GEMM over the whole batch: x (N,C,H,W), weight (O, C/g, KH, KW),
- * bias (O) or NULL -> out (N, O, OH, OW). One GEMM per group multiplies the weight
- * (O/g, C/g*KH*KW) by the column matrix (C/g*KH*KW, N*OH*OW); the columns are kept for
- * the weight gradient. */
+/* conv2d as im2col + GEMM: x (N,C,H,W), weight (O, C/g, KH, KW), bias (O) or NULL ->
+ * out (N, O, OH, OW). Images go through in chunks: one GEMM per group and chunk
+ * multiplies the weight (O/g, C/g*KH*KW) by the chunk's column matrix
+ * (C/g*KH*KW, n*OH*OW), which is sized to stay in cache. The columns are not kept: the
+ * backward rebuilds them chunk by chunk, which costs an im2col and saves writing and
+ * re-reading a column matrix of the whole batch (tens of MB for resnet8) through memory. */
 #include "kernels/cpu/blas.h"
 #include "kernels/cpu/im2col.h"
 #include "ops/internal.h"
@@ -11,7 +13,6 @@
 typedef struct {
     mt_window g;
     int64_t groups;
-    float *col; /* (C*KH*KW, N*OH*OW), arena */
 } conv_saved;
 
 static int64_t or_default(int v, int64_t def) { return v ? v : def; }
@@ -67,9 +68,13 @@ static void conv_images(const mt_window *g, int64_t groups, const float *x, cons
         }
 }
 
-/* Without grad the columns are not kept, so images go through in chunks whose column
- * matrix stays around this many floats: bounded memory, and it stays in cache. */
+/* Images per chunk: the chunk's column matrix stays around this many floats (bounded
+ * memory, and it stays in cache), at least one image, at most the batch. */
 #define MT_CONV_CHUNK_FLOATS ((int64_t)1 << 19)
+static int64_t conv_chunk(const mt_window *g) {
+    int64_t per_image = g->C * g->KH * g->KW * g->OH * g->OW, chunk = MT_CONV_CHUNK_FLOATS / per_image;
+    return chunk < 1 ? 1 : chunk > g->N ? g->N : chunk;
+}
 
 mt_tensor *mt_conv2d(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bias, mt_conv2d_params p) {
     mt_tensor *in[3] = {x, weight, bias};
@@ -82,10 +87,7 @@ mt_tensor *mt_conv2d(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bi
     mt_tensor *out = mt_tensor_empty(ctx, 4, (int64_t[]){g.N, O, g.OH, g.OW});
     if (!out) return NULL;
     ctx->flops += 2.0 * (double)(O * g.N * P * (CKK / groups));
-    bool keep = mt_needs_grad(ctx, in, n_in);
-    int64_t chunk = keep ? g.N : MT_CONV_CHUNK_FLOATS / (CKK * P);
-    if (chunk < 1) chunk = 1;
-    if (chunk > g.N) chunk = g.N;
+    const int64_t chunk = conv_chunk(&g);
     float *col = mt_ctx_alloc(ctx, (size_t)(CKK * chunk * P) * sizeof(float));
     float *tmp = mt_ctx_alloc(ctx, (size_t)(O * chunk * P) * sizeof(float));
     if (!col || !tmp) return NULL;
@@ -94,10 +96,10 @@ mt_tensor *mt_conv2d(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bi
         part.N = g.N - n0 < chunk ? g.N - n0 : chunk;
         conv_images(&part, groups, x->data + n0 * g.C * g.H * g.W, weight, bias, col, tmp, out->data + n0 * O * P);
     }
-    if (!keep) return out;
+    if (!mt_needs_grad(ctx, in, n_in)) return out;
     conv_saved *saved = mt_ctx_alloc(ctx, sizeof *saved);
     if (!saved) return NULL;
-    *saved = (conv_saved){g, groups, col};
+    *saved = (conv_saved){g, groups};
     mt_node *node = mt_record(ctx, MT_OP_CONV2D, out, in, n_in);
     if (node) node->saved = saved;
     return out;
@@ -107,33 +109,43 @@ void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
     mt_tensor *x = node->in[0], *w = node->in[1], *b = node->n_in > 2 ? node->in[2] : NULL;
     const conv_saved *s = node->saved;
     const mt_window *g = &s->g;
-    const int64_t O = w->shape[0], P = g->OH * g->OW, NP = g->N * P;
-    const int64_t K = g->C / s->groups * g->KH * g->KW, Og = O / s->groups;
-    ctx->flops += 2.0 * (double)(O * NP * K) * ((w->requires_grad ? 1 : 0) + (x->requires_grad ? 1 : 0));
-    /* The output gradient as (O, N*P), the layout the GEMMs want. */
-    float *gt = mt_ctx_alloc(ctx, (size_t)(O * NP) * sizeof(float));
-    if (!gt) return;
+    const int64_t O = w->shape[0], P = g->OH * g->OW, CHW = g->C * g->H * g->W;
+    const int64_t K = g->C / s->groups * g->KH * g->KW, Og = O / s->groups, chunk = conv_chunk(g);
+    ctx->flops += 2.0 * (double)(O * g->N * P * K) * ((w->requires_grad ? 1 : 0) + (x->requires_grad ? 1 : 0));
+    const bool gb = b && b->requires_grad && mt_tensor_ensure_grad(ctx, b);
+    const bool gw = w->requires_grad && mt_tensor_ensure_grad(ctx, w);
+    const bool gx = x->requires_grad && mt_tensor_ensure_grad(ctx, x);
+    float *gt = mt_ctx_alloc(ctx, (size_t)(O * chunk * P) * sizeof(float));
+    float *col = mt_ctx_alloc(ctx, (size_t)(g->C * g->KH * g->KW * chunk * P) * sizeof(float));
+    double *bsum = mt_ctx_alloc(ctx, (size_t)O * sizeof(double));
+    if (!gt || !col || !bsum) return;
+    for (int64_t o = 0; o < O; o++) bsum[o] = 0.0;
     const float *gout = node->out->grad;
+    for (int64_t n0 = 0; n0 < g->N; n0 += chunk) {
+        mt_window part = *g;
+        part.N = g->N - n0 < chunk ? g->N - n0 : chunk;
+        const int64_t NP = part.N * P;
+        /* The chunk's output gradient as (O, n*P), the layout the GEMMs want. */
 #pragma omp parallel for collapse(2) if (O * NP > (1 << 16))
-    for (int64_t o = 0; o < O; o++)
-        for (int64_t n = 0; n < g->N; n++)
-            memcpy(gt + o * NP + n * P, gout + (n * O + o) * P, (size_t)P * sizeof(float));
-    if (b && b->requires_grad && mt_tensor_ensure_grad(ctx, b))
-        for (int64_t o = 0; o < O; o++) {
-            double sum = 0.0;
-            for (int64_t k = 0; k < NP; k++) sum += gt[o * NP + k];
-            b->grad[o] += (float)sum;
+        for (int64_t o = 0; o < O; o++)
+            for (int64_t n = 0; n < part.N; n++)
+                memcpy(gt + o * NP + n * P, gout + ((n0 + n) * O + o) * P, (size_t)P * sizeof(float));
+        if (gb)
+            for (int64_t o = 0; o < O; o++)
+                for (int64_t k = 0; k < NP; k++) bsum[o] += gt[o * NP + k];
+        if (gw) { /* dW += dOut @ col^T, with this chunk's columns rebuilt */
+            mt_k_im2col(&part, x->data + n0 * CHW, col);
+            for (int64_t gi = 0; gi < s->groups; gi++)
+                mt_sgemm(false, true, Og, K, NP, 1.0f, gt + gi * Og * NP, NP, col + gi * K * NP, NP, 1.0f,
+                         w->grad + gi * Og * K, K);
         }
-    if (w->requires_grad && mt_tensor_ensure_grad(ctx, w))
-        for (int64_t gi = 0; gi < s->groups; gi++) /* dW = dOut @ col^T */
-            mt_sgemm(false, true, Og, K, NP, 1.0f, gt + gi * Og * NP, NP, s->col + gi * K * NP, NP, 1.0f,
-                     w->grad + gi * Og * K, K);
-    if (x->requires_grad && mt_tensor_ensure_grad(ctx, x)) {
-        float *dcol = mt_ctx_alloc(ctx, (size_t)(g->C * g->KH * g->KW * NP) * sizeof(float));
-        if (!dcol) return;
-        for (int64_t gi = 0; gi < s->groups; gi++) /* dcol = W^T @ dOut */
-            mt_sgemm(true, false, K, NP, Og, 1.0f, w->data + gi * Og * K, K, gt + gi * Og * NP, NP, 0.0f,
-                     dcol + gi * K * NP, NP);
-        mt_k_col2im(g, dcol, x->grad);
+        if (gx) { /* dcol = W^T @ dOut (into col, free again), then dx += col2im(dcol) */
+            for (int64_t gi = 0; gi < s->groups; gi++)
+                mt_sgemm(true, false, K, NP, Og, 1.0f, w->data + gi * Og * K, K, gt + gi * Og * NP, NP, 0.0f,
+                         col + gi * K * NP, NP);
+            mt_k_col2im(&part, col, x->grad + n0 * CHW);
+        }
     }
+    if (gb)
+        for (int64_t o = 0; o < O; o++) b->grad[o] += (float)bsum[o];
 }

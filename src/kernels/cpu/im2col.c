@@ -3,6 +3,8 @@
  * channels, whose rows write disjoint planes of dx. */
 #include "kernels/cpu/im2col.h"
 
+#include <string.h>
+
 int64_t mt_window_out(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d) {
     int64_t span = in + 2 * p - d * (k - 1) - 1;
     return span < 0 ? 0 : span / s + 1;
@@ -19,7 +21,7 @@ static void inside(int64_t w0, int64_t SW, int64_t W, int64_t OW, int64_t *lo, i
     if (*hi < *lo) *hi = *lo;
 }
 
-void mt_k_im2col(const mt_window *g, const float *x, float *col) {
+void mt_k_im2col(const mt_window *g, const float *restrict x, float *restrict col) {
     const int64_t rows = g->C * g->KH * g->KW, cols = g->N * g->OH * g->OW;
 #pragma omp parallel for schedule(static) if (rows * cols > (1 << 16))
     for (int64_t r = 0; r < rows; r++) {
@@ -29,18 +31,18 @@ void mt_k_im2col(const mt_window *g, const float *x, float *col) {
         int64_t lo, hi;
         inside(w0, g->SW, g->W, g->OW, &lo, &hi);
         for (int64_t n = 0; n < g->N; n++) {
-            const float *plane = x + (n * g->C + c) * g->H * g->W;
+            const float *restrict plane = x + (n * g->C + c) * g->H * g->W;
             for (int64_t oh = 0; oh < g->OH; oh++) {
                 int64_t h = oh * g->SH - g->PH + i * g->DH;
-                float *out = dst + (n * g->OH + oh) * g->OW;
+                float *restrict out = dst + (n * g->OH + oh) * g->OW;
                 if (h < 0 || h >= g->H) {
                     for (int64_t ow = 0; ow < g->OW; ow++) out[ow] = 0.0f;
                     continue;
                 }
-                const float *row = plane + h * g->W;
+                const float *restrict row = plane + h * g->W;
                 for (int64_t ow = 0; ow < lo; ow++) out[ow] = 0.0f;
-                if (g->SW == 1)
-                    for (int64_t ow = lo; ow < hi; ow++) out[ow] = row[w0 + ow];
+                if (g->SW == 1) /* memcpy: rows are short (7 to 28 floats), where loops run scalar */
+                    memcpy(out + lo, row + w0 + lo, (size_t)(hi - lo) * sizeof(float));
                 else
                     for (int64_t ow = lo; ow < hi; ow++) out[ow] = row[w0 + ow * g->SW];
                 for (int64_t ow = hi; ow < g->OW; ow++) out[ow] = 0.0f;
@@ -49,7 +51,7 @@ void mt_k_im2col(const mt_window *g, const float *x, float *col) {
     }
 }
 
-void mt_k_col2im(const mt_window *g, const float *dcol, float *dx) {
+void mt_k_col2im(const mt_window *g, const float *restrict dcol, float *restrict dx) {
     const int64_t cols = g->N * g->OH * g->OW;
 #pragma omp parallel for schedule(static) if (g->C * g->KH * g->KW * cols > (1 << 16))
     for (int64_t c = 0; c < g->C; c++)

@@ -7,66 +7,90 @@
 #define PLANES(g) ((g)->N * (g)->C)
 #define PAR(g) if (PLANES(g) * (g)->OH * (g)->OW * (g)->KH * (g)->KW > (1 << 15))
 
-/* One plane without padding or dilation, where every window lies inside the image
- * (floor mode), so the inner loops need no bounds checks; the window and stride are
- * constants in the specialisations below. NaN wins, as in PyTorch (and in the general
- * loop): a NaN replaces the best value and nothing replaces a NaN but a later NaN. */
-static inline __attribute__((always_inline)) void max_pool_plane_dense(const mt_window *g, const int64_t KH,
-                                                                       const int64_t KW, const int64_t SH,
-                                                                       const int64_t SW, const float *restrict in,
-                                                                       float *restrict y, int32_t *restrict argmax) {
-    const int64_t W = g->W;
-    for (int64_t oh = 0; oh < g->OH; oh++)
-        for (int64_t ow = 0; ow < g->OW; ow++) {
-            const int64_t at0 = oh * SH * W + ow * SW;
-            float best = in[at0];
-            int64_t at = at0;
-            for (int64_t i = 0; i < KH; i++)
-                for (int64_t j = 0; j < KW; j++) {
-                    const int64_t k = at0 + i * W + j;
-                    const float v = in[k];
-                    const bool take = v > best || isnan(v); /* selects, not a branch to mispredict */
-                    best = take ? v : best;
-                    at = take ? k : at;
-                }
-            y[oh * g->OW + ow] = best;
-            argmax[oh * g->OW + ow] = (int32_t)at;
+/* The outputs o in [*lo, *hi) whose whole window (size k, dilation 1) lies inside [0, n). */
+static void interior(int64_t n, int64_t k, int64_t stride, int64_t pad, int64_t out, int64_t *lo, int64_t *hi) {
+    *lo = (pad + stride - 1) / stride;
+    *hi = n - k + pad < 0 ? 0 : (n - k + pad) / stride + 1;
+    if (*hi > out) *hi = out;
+    if (*lo > out) *lo = out;
+    if (*hi < *lo) *hi = *lo;
+}
+
+/* One output of max pooling, with every index checked against the padding. NaN wins,
+ * as in PyTorch: a NaN replaces the best value and only a later NaN replaces it. */
+static void max_pool_checked(const mt_window *g, const float *in, int64_t oh, int64_t ow, float *y, int32_t *argmax) {
+    float best = -INFINITY;
+    int64_t at = -1;
+    for (int64_t i = 0; i < g->KH; i++) {
+        int64_t h = oh * g->SH - g->PH + i * g->DH;
+        if (h < 0 || h >= g->H) continue;
+        for (int64_t j = 0; j < g->KW; j++) {
+            int64_t w = ow * g->SW - g->PW + j * g->DW;
+            if (w < 0 || w >= g->W) continue;
+            float v = in[h * g->W + w];
+            if (v > best || at < 0 || isnan(v)) {
+                best = v;
+                at = h * g->W + w;
+            }
         }
+    }
+    *y = best;
+    *argmax = (int32_t)at;
+}
+
+/* One (n, c) plane. Rows of windows inside the image run with the output column as the
+ * inner loop, which vectorises: the window's elements are visited in the same order as
+ * in max_pool_checked, each compared for a whole run of outputs at once (selects, not
+ * branches). Windows overlapping the padding, and all windows when dilated, are checked.
+ * The window size is a constant in the specialisations below. */
+static inline __attribute__((always_inline)) void max_pool_plane(const mt_window *g, const int64_t KH,
+                                                                 const int64_t KW, const int64_t oh_lo,
+                                                                 const int64_t oh_hi, const int64_t ow_lo,
+                                                                 const int64_t ow_hi, const float *restrict in,
+                                                                 float *restrict y, int32_t *restrict argmax) {
+    const int64_t W = g->W, SW = g->SW;
+    for (int64_t oh = 0; oh < g->OH; oh++) {
+        float *restrict yr = y + oh * g->OW;
+        int32_t *restrict ar = argmax + oh * g->OW;
+        if (oh < oh_lo || oh >= oh_hi) {
+            for (int64_t ow = 0; ow < g->OW; ow++) max_pool_checked(g, in, oh, ow, &yr[ow], &ar[ow]);
+            continue;
+        }
+        for (int64_t ow = 0; ow < ow_lo; ow++) max_pool_checked(g, in, oh, ow, &yr[ow], &ar[ow]);
+        for (int64_t ow = ow_hi; ow < g->OW; ow++) max_pool_checked(g, in, oh, ow, &yr[ow], &ar[ow]);
+        const int64_t top = (oh * g->SH - g->PH) * W - g->PW; /* index of (row 0, column 0) of window ow = 0 */
+        for (int64_t ow = ow_lo; ow < ow_hi; ow++) {
+            yr[ow] = in[top + ow * SW];
+            ar[ow] = (int32_t)(top + ow * SW);
+        }
+        for (int64_t i = 0; i < KH; i++)
+            for (int64_t j = (i == 0); j < KW; j++) {
+                const int64_t off = top + i * W + j;
+                for (int64_t ow = ow_lo; ow < ow_hi; ow++) {
+                    const float v = in[off + ow * SW];
+                    const bool take = v > yr[ow] || isnan(v);
+                    yr[ow] = take ? v : yr[ow];
+                    ar[ow] = take ? (int32_t)(off + ow * SW) : ar[ow];
+                }
+            }
+    }
 }
 
 void mt_k_max_pool2d(const mt_window *g, const float *x, float *y, int32_t *argmax) {
-    const bool dense = g->PH == 0 && g->PW == 0 && g->DH == 1 && g->DW == 1;
+    int64_t oh_lo = 0, oh_hi = 0, ow_lo = 0, ow_hi = 0; /* dilated: no interior, all checked */
+    if (g->DH == 1 && g->DW == 1) {
+        interior(g->H, g->KH, g->SH, g->PH, g->OH, &oh_lo, &oh_hi);
+        interior(g->W, g->KW, g->SW, g->PW, g->OW, &ow_lo, &ow_hi);
+    }
 #pragma omp parallel for PAR(g)
     for (int64_t p = 0; p < PLANES(g); p++) {
         const float *in = x + p * g->H * g->W;
         float *yp = y + p * g->OH * g->OW;
         int32_t *ap = argmax + p * g->OH * g->OW;
-        if (dense) {
-            if (g->KH == 2 && g->KW == 2 && g->SH == 2 && g->SW == 2) max_pool_plane_dense(g, 2, 2, 2, 2, in, yp, ap);
-            else if (g->KH == 4 && g->KW == 4 && g->SH == 4 && g->SW == 4) max_pool_plane_dense(g, 4, 4, 4, 4, in, yp, ap);
-            else max_pool_plane_dense(g, g->KH, g->KW, g->SH, g->SW, in, yp, ap);
-            continue;
-        }
-        for (int64_t oh = 0; oh < g->OH; oh++)
-            for (int64_t ow = 0; ow < g->OW; ow++) {
-                float best = -INFINITY;
-                int32_t at = -1;
-                for (int64_t i = 0; i < g->KH; i++) {
-                    int64_t h = oh * g->SH - g->PH + i * g->DH;
-                    if (h < 0 || h >= g->H) continue;
-                    for (int64_t j = 0; j < g->KW; j++) {
-                        int64_t w = ow * g->SW - g->PW + j * g->DW;
-                        if (w < 0 || w >= g->W) continue;
-                        float v = in[h * g->W + w];
-                        if (v > best || at < 0 || isnan(v)) {
-                            best = v;
-                            at = (int32_t)(h * g->W + w);
-                        }
-                    }
-                }
-                yp[oh * g->OW + ow] = best;
-                ap[oh * g->OW + ow] = at;
-            }
+        if (g->KH == 2 && g->KW == 2) max_pool_plane(g, 2, 2, oh_lo, oh_hi, ow_lo, ow_hi, in, yp, ap);
+        else if (g->KH == 3 && g->KW == 3) max_pool_plane(g, 3, 3, oh_lo, oh_hi, ow_lo, ow_hi, in, yp, ap);
+        else if (g->KH == 4 && g->KW == 4) max_pool_plane(g, 4, 4, oh_lo, oh_hi, ow_lo, ow_hi, in, yp, ap);
+        else max_pool_plane(g, g->KH, g->KW, oh_lo, oh_hi, ow_lo, ow_hi, in, yp, ap);
     }
 }
 

@@ -103,24 +103,56 @@ void mt_k_max_pool2d_backward(const mt_window *g, const int32_t *argmax, const f
     }
 }
 
+/* One output of average pooling (padding counted, as PyTorch's count_include_pad). */
+static float avg_pool_checked(const mt_window *g, const float *in, int64_t oh, int64_t ow) {
+    float sum = 0.0f;
+    for (int64_t i = 0; i < g->KH; i++) {
+        int64_t h = oh * g->SH - g->PH + i;
+        if (h < 0 || h >= g->H) continue;
+        for (int64_t j = 0; j < g->KW; j++) {
+            int64_t w = ow * g->SW - g->PW + j;
+            if (w >= 0 && w < g->W) sum += in[h * g->W + w];
+        }
+    }
+    return sum;
+}
+
+/* One plane, as max_pool_plane: interior rows summed for a run of outputs at once, in
+ * the same order as avg_pool_checked, so the sums are the same. */
+static inline __attribute__((always_inline)) void avg_pool_plane(const mt_window *g, const int64_t KH,
+                                                                 const int64_t KW, const int64_t oh_lo,
+                                                                 const int64_t oh_hi, const int64_t ow_lo,
+                                                                 const int64_t ow_hi, float inv,
+                                                                 const float *restrict in, float *restrict y) {
+    const int64_t W = g->W, SW = g->SW;
+    for (int64_t oh = 0; oh < g->OH; oh++) {
+        float *restrict yr = y + oh * g->OW;
+        if (oh < oh_lo || oh >= oh_hi) {
+            for (int64_t ow = 0; ow < g->OW; ow++) yr[ow] = avg_pool_checked(g, in, oh, ow) * inv;
+            continue;
+        }
+        for (int64_t ow = 0; ow < ow_lo; ow++) yr[ow] = avg_pool_checked(g, in, oh, ow) * inv;
+        for (int64_t ow = ow_hi; ow < g->OW; ow++) yr[ow] = avg_pool_checked(g, in, oh, ow) * inv;
+        const int64_t top = (oh * g->SH - g->PH) * W - g->PW;
+        for (int64_t ow = ow_lo; ow < ow_hi; ow++) yr[ow] = 0.0f;
+        for (int64_t i = 0; i < KH; i++)
+            for (int64_t j = 0; j < KW; j++)
+                for (int64_t ow = ow_lo; ow < ow_hi; ow++) yr[ow] += in[top + i * W + j + ow * SW];
+        for (int64_t ow = ow_lo; ow < ow_hi; ow++) yr[ow] *= inv;
+    }
+}
+
 void mt_k_avg_pool2d(const mt_window *g, const float *x, float *y) {
     const float inv = 1.0f / (float)(g->KH * g->KW);
+    int64_t oh_lo, oh_hi, ow_lo, ow_hi;
+    interior(g->H, g->KH, g->SH, g->PH, g->OH, &oh_lo, &oh_hi);
+    interior(g->W, g->KW, g->SW, g->PW, g->OW, &ow_lo, &ow_hi);
 #pragma omp parallel for PAR(g)
     for (int64_t p = 0; p < PLANES(g); p++) {
         const float *in = x + p * g->H * g->W;
-        for (int64_t oh = 0; oh < g->OH; oh++)
-            for (int64_t ow = 0; ow < g->OW; ow++) {
-                float sum = 0.0f;
-                for (int64_t i = 0; i < g->KH; i++) {
-                    int64_t h = oh * g->SH - g->PH + i;
-                    if (h < 0 || h >= g->H) continue;
-                    for (int64_t j = 0; j < g->KW; j++) {
-                        int64_t w = ow * g->SW - g->PW + j;
-                        if (w >= 0 && w < g->W) sum += in[h * g->W + w];
-                    }
-                }
-                y[(p * g->OH + oh) * g->OW + ow] = sum * inv;
-            }
+        float *yp = y + p * g->OH * g->OW;
+        if (g->KH == 2 && g->KW == 2) avg_pool_plane(g, 2, 2, oh_lo, oh_hi, ow_lo, ow_hi, inv, in, yp);
+        else avg_pool_plane(g, g->KH, g->KW, oh_lo, oh_hi, ow_lo, ow_hi, inv, in, yp);
     }
 }
 

@@ -1,8 +1,11 @@
 /* The fast kernels against their plain references. */
 #include "kernels/cpu/blas.h"
+#include "kernels/cpu/im2col.h"
+#include "kernels/cpu/pool.h"
 #include "mytorch/core.h"
 #include "test.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 /* mt_sgemm (the loaded BLAS, when there is one) equals mt_sgemm_ref on the shapes the
@@ -39,4 +42,81 @@ MT_TEST(sgemm_matches_reference) {
             free(C1);
             free(C2);
         }
+}
+
+/* The pooling windows the models use and their awkward cousins: padding, strides that
+ * do not divide, dilation, a window as large as the image. */
+static const mt_window pool_windows[] = {
+    {.N = 2, .C = 3, .H = 24, .W = 24, .KH = 2, .KW = 2, .SH = 2, .SW = 2, .DH = 1, .DW = 1},  /* cnn2 */
+    {.N = 2, .C = 3, .H = 24, .W = 24, .KH = 4, .KW = 4, .SH = 4, .SW = 4, .DH = 1, .DW = 1},  /* cnn1 */
+    {.N = 2, .C = 3, .H = 28, .W = 28, .KH = 3, .KW = 3, .SH = 1, .SW = 1, .PH = 1, .PW = 1, .DH = 1, .DW = 1},
+    {.N = 1, .C = 2, .H = 9, .W = 11, .KH = 3, .KW = 2, .SH = 2, .SW = 3, .PH = 1, .PW = 1, .DH = 1, .DW = 1},
+    {.N = 1, .C = 2, .H = 10, .W = 10, .KH = 3, .KW = 3, .SH = 1, .SW = 2, .PH = 1, .PW = 0, .DH = 2, .DW = 2},
+    {.N = 1, .C = 2, .H = 7, .W = 7, .KH = 7, .KW = 7, .SH = 7, .SW = 7, .DH = 1, .DW = 1},   /* resnet8's head */
+};
+
+/* The definition, one output at a time: max (NaN wins, the first of equals; the index of
+ * the winner) and the mean over the window with the padding counted as zeros. */
+static void pool_reference(const mt_window *g, const float *x, int64_t p, int64_t oh, int64_t ow, float *mx,
+                           int32_t *at, float *avg) {
+    float best = -INFINITY, sum = 0.0f;
+    int32_t where = -1;
+    for (int64_t i = 0; i < g->KH; i++)
+        for (int64_t j = 0; j < g->KW; j++) {
+            int64_t h = oh * g->SH - g->PH + i * g->DH, w = ow * g->SW - g->PW + j * g->DW;
+            if (h < 0 || h >= g->H || w < 0 || w >= g->W) continue;
+            float v = x[p * g->H * g->W + h * g->W + w];
+            sum += v;
+            if (where < 0 || v > best || isnan(v)) {
+                best = v;
+                where = (int32_t)(h * g->W + w);
+            }
+        }
+    *mx = best;
+    *at = where;
+    *avg = sum * (1.0f / (float)(g->KH * g->KW)); /* the kernels multiply by the inverse */
+}
+
+/* mt_k_max_pool2d and mt_k_avg_pool2d (interior runs vectorised, borders checked) equal
+ * the definition exactly, NaNs and ties included. */
+MT_TEST(pooling_kernels_match_their_definition) {
+    mt_rng rng;
+    mt_rng_seed(&rng, 11);
+    for (size_t k = 0; k < sizeof pool_windows / sizeof pool_windows[0]; k++) {
+        mt_window g = pool_windows[k];
+        g.OH = mt_window_out(g.H, g.KH, g.SH, g.PH, g.DH);
+        g.OW = mt_window_out(g.W, g.KW, g.SW, g.PW, g.DW);
+        const int64_t nx = g.N * g.C * g.H * g.W, ny = g.N * g.C * g.OH * g.OW;
+        float *x = malloc((size_t)nx * sizeof(float)), *ymax = malloc((size_t)ny * sizeof(float));
+        float *yavg = malloc((size_t)ny * sizeof(float));
+        int32_t *arg = malloc((size_t)ny * sizeof(int32_t));
+        REQUIRE(x && ymax && yavg && arg);
+        for (int64_t i = 0; i < nx; i++) {
+            float u = mt_rng_uniform(&rng);
+            /* Ties (values on a coarse grid) and a few NaNs. */
+            x[i] = u < 0.02f ? NAN : floorf(u * 8.0f) - 4.0f;
+        }
+        mt_k_max_pool2d(&g, x, ymax, arg);
+        mt_k_avg_pool2d(&g, x, yavg);
+        int bad = 0;
+        for (int64_t p = 0; p < g.N * g.C; p++)
+            for (int64_t oh = 0; oh < g.OH; oh++)
+                for (int64_t ow = 0; ow < g.OW; ow++) {
+                    float mx, avg;
+                    int32_t at;
+                    pool_reference(&g, x, p, oh, ow, &mx, &at, &avg);
+                    int64_t o = (p * g.OH + oh) * g.OW + ow;
+                    bool same_max = isnan(mx) ? isnan(ymax[o]) : ymax[o] == mx;
+                    /* avg_pool2d has no dilation */
+                    bool same_avg = g.DH > 1 || (isnan(avg) ? isnan(yavg[o]) : yavg[o] == avg);
+                    bad += !same_max || arg[o] != at || !same_avg;
+                }
+        CHECK_MSG(bad == 0, "window %zu (%lldx%lld, stride %lld/%lld, pad %lld/%lld, dilation %lld): %d outputs differ",
+                  k, (long long)g.KH, (long long)g.KW, (long long)g.SH, (long long)g.SW, (long long)g.PH,
+                  (long long)g.PW, (long long)g.DH, bad);
+        free(x);
+        free(ymax);
+        free(yavg);
+        free(arg);
+    }
 }

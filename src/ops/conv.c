@@ -1,7 +1,8 @@
 /* conv2d as im2col + GEMM: x (N,C,H,W), weight (O, C/g, KH, KW), bias (O) or NULL ->
  * out (N, O, OH, OW). Images go through in chunks: one GEMM per group and chunk
  * multiplies the weight (O/g, C/g*KH*KW) by the chunk's column matrix
- * (C/g*KH*KW, n*OH*OW), which is sized to stay in cache. The columns are not kept: the
+ * (C/g*KH*KW, n*OH*OW), which is sized to stay in cache. When the whole batch is one
+ * chunk (the small nets) its columns are kept for the weight gradient; otherwise the
  * backward rebuilds them chunk by chunk, which costs an im2col and saves writing and
  * re-reading a column matrix of the whole batch (tens of MB for resnet8) through memory. */
 #include "kernels/cpu/blas.h"
@@ -13,6 +14,7 @@
 typedef struct {
     mt_window g;
     int64_t groups;
+    float *col; /* the batch's columns when it was one chunk, else NULL (arena) */
 } conv_saved;
 
 static int64_t or_default(int v, int64_t def) { return v ? v : def; }
@@ -99,7 +101,7 @@ mt_tensor *mt_conv2d(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bi
     if (!mt_needs_grad(ctx, in, n_in)) return out;
     conv_saved *saved = mt_ctx_alloc(ctx, sizeof *saved);
     if (!saved) return NULL;
-    *saved = (conv_saved){g, groups};
+    *saved = (conv_saved){g, groups, chunk == g.N ? col : NULL};
     mt_node *node = mt_record(ctx, MT_OP_CONV2D, out, in, n_in);
     if (node) node->saved = saved;
     return out;
@@ -116,9 +118,11 @@ void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
     const bool gw = w->requires_grad && mt_tensor_ensure_grad(ctx, w);
     const bool gx = x->requires_grad && mt_tensor_ensure_grad(ctx, x);
     float *gt = mt_ctx_alloc(ctx, (size_t)(O * chunk * P) * sizeof(float));
-    float *col = mt_ctx_alloc(ctx, (size_t)(g->C * g->KH * g->KW * chunk * P) * sizeof(float));
+    /* col: the kept columns, or this chunk's rebuilt ones; dcol shares col's buffer then. */
+    float *col = s->col ? s->col : mt_ctx_alloc(ctx, (size_t)(g->C * g->KH * g->KW * chunk * P) * sizeof(float));
+    float *dcol = s->col ? mt_ctx_alloc(ctx, (size_t)(g->C * g->KH * g->KW * chunk * P) * sizeof(float)) : col;
     double *bsum = mt_ctx_alloc(ctx, (size_t)O * sizeof(double));
-    if (!gt || !col || !bsum) return;
+    if (!gt || !col || !dcol || !bsum) return;
     for (int64_t o = 0; o < O; o++) bsum[o] = 0.0;
     const float *gout = node->out->grad;
     for (int64_t n0 = 0; n0 < g->N; n0 += chunk) {
@@ -131,19 +135,23 @@ void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
             for (int64_t n = 0; n < part.N; n++)
                 memcpy(gt + o * NP + n * P, gout + ((n0 + n) * O + o) * P, (size_t)P * sizeof(float));
         if (gb)
-            for (int64_t o = 0; o < O; o++)
-                for (int64_t k = 0; k < NP; k++) bsum[o] += gt[o * NP + k];
-        if (gw) { /* dW += dOut @ col^T, with this chunk's columns rebuilt */
-            mt_k_im2col(&part, x->data + n0 * CHW, col);
+            for (int64_t o = 0; o < O; o++) {
+                double sum = 0.0;
+#pragma omp simd reduction(+ : sum)
+                for (int64_t k = 0; k < NP; k++) sum += gt[o * NP + k];
+                bsum[o] += sum;
+            }
+        if (gw) { /* dW += dOut @ col^T, with this chunk's columns rebuilt unless kept */
+            if (!s->col) mt_k_im2col(&part, x->data + n0 * CHW, col);
             for (int64_t gi = 0; gi < s->groups; gi++)
                 mt_sgemm(false, true, Og, K, NP, 1.0f, gt + gi * Og * NP, NP, col + gi * K * NP, NP, 1.0f,
                          w->grad + gi * Og * K, K);
         }
-        if (gx) { /* dcol = W^T @ dOut (into col, free again), then dx += col2im(dcol) */
+        if (gx) { /* dcol = W^T @ dOut, then dx += col2im(dcol) */
             for (int64_t gi = 0; gi < s->groups; gi++)
                 mt_sgemm(true, false, K, NP, Og, 1.0f, w->data + gi * Og * K, K, gt + gi * Og * NP, NP, 0.0f,
-                         col + gi * K * NP, NP);
-            mt_k_col2im(&part, col, x->grad + n0 * CHW);
+                         dcol + gi * K * NP, NP);
+            mt_k_col2im(&part, dcol, x->grad + n0 * CHW);
         }
     }
     if (gb)

@@ -38,8 +38,8 @@ static void max_pool_checked(const mt_window *g, const float *in, int64_t oh, in
     *argmax = (int32_t)at;
 }
 
-/* One (n, c) plane. Rows of windows inside the image run with the output column as the
- * inner loop, which vectorises: the window's elements are visited in the same order as
+/* One (n, c) plane. Long rows of windows inside the image run with the output column as
+ * the inner loop, which vectorises: the window's elements are visited in the same order as
  * in max_pool_checked, each compared for a whole run of outputs at once (selects, not
  * branches). Windows overlapping the padding, and all windows when dilated, are checked.
  * The window size is a constant in the specialisations below. */
@@ -59,6 +59,23 @@ static inline __attribute__((always_inline)) void max_pool_plane(const mt_window
         for (int64_t ow = 0; ow < ow_lo; ow++) max_pool_checked(g, in, oh, ow, &yr[ow], &ar[ow]);
         for (int64_t ow = ow_hi; ow < g->OW; ow++) max_pool_checked(g, in, oh, ow, &yr[ow], &ar[ow]);
         const int64_t top = (oh * g->SH - g->PH) * W - g->PW; /* index of (row 0, column 0) of window ow = 0 */
+        if (ow_hi - ow_lo < 16) { /* a short run (cnn1's 6 outputs a row): one window at a time, unrolled */
+            for (int64_t ow = ow_lo; ow < ow_hi; ow++) {
+                const int64_t at0 = top + ow * SW;
+                float best = in[at0];
+                int64_t at = at0;
+                for (int64_t i = 0; i < KH; i++)
+                    for (int64_t j = 0; j < KW; j++) {
+                        const float v = in[at0 + i * W + j];
+                        const bool take = v > best || isnan(v);
+                        best = take ? v : best;
+                        at = take ? at0 + i * W + j : at;
+                    }
+                yr[ow] = best;
+                ar[ow] = (int32_t)at;
+            }
+            continue;
+        }
         for (int64_t ow = ow_lo; ow < ow_hi; ow++) {
             yr[ow] = in[top + ow * SW];
             ar[ow] = (int32_t)(top + ow * SW);

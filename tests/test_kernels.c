@@ -120,3 +120,38 @@ MT_TEST(pooling_kernels_match_their_definition) {
         free(arg);
     }
 }
+
+/* The average-pooling backward spreads dy / (KH*KW) over each window, in the image:
+ * equal to the definition up to the order of additions where windows overlap. */
+MT_TEST(avg_pool_backward_matches_its_definition) {
+    mt_rng rng;
+    mt_rng_seed(&rng, 12);
+    for (size_t k = 0; k < sizeof pool_windows / sizeof pool_windows[0]; k++) {
+        mt_window g = pool_windows[k];
+        if (g.DH > 1) continue; /* avg_pool2d has no dilation */
+        g.OH = mt_window_out(g.H, g.KH, g.SH, g.PH, g.DH);
+        g.OW = mt_window_out(g.W, g.KW, g.SW, g.PW, g.DW);
+        const int64_t nx = g.N * g.C * g.H * g.W, ny = g.N * g.C * g.OH * g.OW;
+        float *dy = malloc((size_t)ny * sizeof(float)), *dx = calloc((size_t)nx, sizeof(float));
+        double *want = calloc((size_t)nx, sizeof(double));
+        REQUIRE(dy && dx && want);
+        for (int64_t i = 0; i < ny; i++) dy[i] = mt_rng_uniform(&rng) - 0.5f;
+        mt_k_avg_pool2d_backward(&g, dy, dx);
+        for (int64_t p = 0; p < g.N * g.C; p++)
+            for (int64_t oh = 0; oh < g.OH; oh++)
+                for (int64_t ow = 0; ow < g.OW; ow++)
+                    for (int64_t i = 0; i < g.KH; i++)
+                        for (int64_t j = 0; j < g.KW; j++) {
+                            int64_t h = oh * g.SH - g.PH + i, w = ow * g.SW - g.PW + j;
+                            if (h >= 0 && h < g.H && w >= 0 && w < g.W)
+                                want[p * g.H * g.W + h * g.W + w] +=
+                                    (double)dy[(p * g.OH + oh) * g.OW + ow] / (double)(g.KH * g.KW);
+                        }
+        int bad = 0;
+        for (int64_t i = 0; i < nx; i++) bad += !(fabs(dx[i] - want[i]) <= 1e-6 + 1e-5 * fabs(want[i]));
+        CHECK_MSG(bad == 0, "window %zu: %d gradients differ", k, bad);
+        free(dy);
+        free(dx);
+        free(want);
+    }
+}

@@ -173,23 +173,41 @@ void mt_k_avg_pool2d(const mt_window *g, const float *x, float *y) {
     }
 }
 
+/* Adds v to every in-image element of output (oh, ow)'s window. */
+static void avg_pool_spread_checked(const mt_window *g, float *plane, int64_t oh, int64_t ow, float v) {
+    for (int64_t i = 0; i < g->KH; i++) {
+        int64_t h = oh * g->SH - g->PH + i;
+        if (h < 0 || h >= g->H) continue;
+        for (int64_t j = 0; j < g->KW; j++) {
+            int64_t w = ow * g->SW - g->PW + j;
+            if (w >= 0 && w < g->W) plane[h * g->W + w] += v;
+        }
+    }
+}
+
 void mt_k_avg_pool2d_backward(const mt_window *g, const float *dy, float *dx) {
     const float inv = 1.0f / (float)(g->KH * g->KW);
+    int64_t oh_lo, oh_hi, ow_lo, ow_hi;
+    interior(g->H, g->KH, g->SH, g->PH, g->OH, &oh_lo, &oh_hi);
+    interior(g->W, g->KW, g->SW, g->PW, g->OW, &ow_lo, &ow_hi);
 #pragma omp parallel for PAR(g)
     for (int64_t p = 0; p < PLANES(g); p++) {
-        float *plane = dx + p * g->H * g->W;
-        for (int64_t oh = 0; oh < g->OH; oh++)
-            for (int64_t ow = 0; ow < g->OW; ow++) {
-                float v = dy[(p * g->OH + oh) * g->OW + ow] * inv;
-                for (int64_t i = 0; i < g->KH; i++) {
-                    int64_t h = oh * g->SH - g->PH + i;
-                    if (h < 0 || h >= g->H) continue;
-                    for (int64_t j = 0; j < g->KW; j++) {
-                        int64_t w = ow * g->SW - g->PW + j;
-                        if (w >= 0 && w < g->W) plane[h * g->W + w] += v;
-                    }
-                }
+        float *restrict plane = dx + p * g->H * g->W;
+        for (int64_t oh = 0; oh < g->OH; oh++) {
+            const float *restrict dyr = dy + (p * g->OH + oh) * g->OW;
+            if (oh < oh_lo || oh >= oh_hi) {
+                for (int64_t ow = 0; ow < g->OW; ow++) avg_pool_spread_checked(g, plane, oh, ow, dyr[ow] * inv);
+                continue;
             }
+            for (int64_t ow = 0; ow < ow_lo; ow++) avg_pool_spread_checked(g, plane, oh, ow, dyr[ow] * inv);
+            for (int64_t ow = ow_hi; ow < g->OW; ow++) avg_pool_spread_checked(g, plane, oh, ow, dyr[ow] * inv);
+            /* Inside: window element (i, j) of a run of outputs at once. Where windows overlap
+             * the additions to one element come in another order than the checked loop's. */
+            const int64_t top = (oh * g->SH - g->PH) * g->W - g->PW;
+            for (int64_t i = 0; i < g->KH; i++)
+                for (int64_t j = 0; j < g->KW; j++)
+                    for (int64_t ow = ow_lo; ow < ow_hi; ow++) plane[top + i * g->W + j + ow * g->SW] += dyr[ow] * inv;
+        }
     }
 }
 

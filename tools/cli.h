@@ -11,6 +11,7 @@
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_models(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 /* Seconds on a monotonic clock. */
 double now_seconds(void);

@@ -15,6 +15,7 @@ static void usage(FILE *f) {
             "  train     train a model on MNIST (mytorch train --model fcn)\n"
             "  eval      evaluate a checkpoint on the MNIST test set\n"
             "  models    list the models and their default recipes\n"
+            "  bench     measure SGEMM through mytorch's GEMM (the peak bench/run.sh compares with)\n"
             "  version   print the version and the BLAS in use\n\n"
             "mytorch COMMAND --help describes each command's flags.\n");
 }
@@ -68,6 +69,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "train") == 0) return cmd_train(argc, argv);
     if (strcmp(cmd, "eval") == 0) return cmd_eval(argc, argv);
     if (strcmp(cmd, "models") == 0) return cmd_models(argc, argv);
+    if (strcmp(cmd, "bench") == 0) return cmd_bench(argc, argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("mytorch %s\nGEMM: %s\n", MYTORCH_VERSION, mt_blas_name());
         return 0;

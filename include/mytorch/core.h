@@ -112,6 +112,14 @@ mt_tensor *mt_tensor_from(mt_ctx *ctx, int ndim, const int64_t *shape, const flo
 bool mt_set_grad_enabled(mt_ctx *ctx, bool enabled);
 bool mt_is_grad_enabled(const mt_ctx *ctx);
 
+/* Anomaly mode, as torch.autograd.set_detect_anomaly: while on, the output of every op
+ * (forward) and every gradient a backward step writes are checked, and the first NaN or
+ * Inf sets the ctx error naming the op and its shapes, e.g. "anomaly: backward of log
+ * produced NaN in the gradient of input 0 (input 64x10; output 64x10)", which stops the
+ * step. Off by default (one branch per op). Returns the previous mode. */
+bool mt_set_detect_anomaly(mt_ctx *ctx, bool enabled);
+bool mt_is_anomaly_enabled(const mt_ctx *ctx);
+
 /* Runs backpropagation from a scalar (numel 1) tensor: seeds its grad with 1 and walks
  * the tape backwards. Gradients accumulate (+=) into every tensor that requires grad.
  * Returns false (ctx error set) if loss is not a scalar or nothing requires grad. */

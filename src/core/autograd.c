@@ -3,6 +3,7 @@
 #include "core/autograd.h"
 #include "mytorch/ops.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,58 @@ bool mt_needs_grad(const mt_ctx *ctx, mt_tensor *const *in, int n) {
     return false;
 }
 
+bool mt_set_detect_anomaly(mt_ctx *ctx, bool enabled) {
+    bool prev = ctx->detect_anomaly;
+    ctx->detect_anomaly = enabled;
+    return prev;
+}
+
+bool mt_is_anomaly_enabled(const mt_ctx *ctx) { return ctx->detect_anomaly; }
+
+/* "64x10" ("scalar" for 0 dims) appended to buf of size n. */
+static void append_dims(char *buf, size_t n, const mt_tensor *t) {
+    size_t len = strlen(buf);
+    if (t->ndim == 0) snprintf(buf + len, n - len, "scalar");
+    for (int d = 0; d < t->ndim; d++) {
+        len = strlen(buf);
+        snprintf(buf + len, n - len, d ? "x%lld" : "%lld", (long long)t->shape[d]);
+    }
+}
+
+/* The first non-finite value of x[0..n): "NaN", "Inf" or "-Inf"; NULL when all are finite. */
+static const char *non_finite(const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return isnan(x[i]) ? "NaN" : x[i] > 0 ? "Inf" : "-Inf";
+    return NULL;
+}
+
+/* Sets the anomaly error: "anomaly: PHASE of OP produced WHAT[ where] (input A, B; output C)". */
+static void anomaly(mt_ctx *ctx, const char *phase, int op, const char *what, const char *where,
+                    mt_tensor *const *in, int n, const mt_tensor *out) {
+    char shapes[400] = "";
+    int shown = 0;
+    for (int k = 0; k < n; k++) {
+        if (!in[k]) continue;
+        size_t len = strlen(shapes);
+        snprintf(shapes + len, sizeof shapes - len, shown ? ", " : n > 1 ? "inputs " : "input ");
+        append_dims(shapes, sizeof shapes, in[k]);
+        shown++;
+    }
+    size_t len = strlen(shapes);
+    snprintf(shapes + len, sizeof shapes - len, "; output ");
+    append_dims(shapes, sizeof shapes, out);
+    mt_error_set(&ctx->error, MT_ERR_STATE, "anomaly: %s of %s produced %s%s (%s)", phase, mt_op_table[op].name,
+                 what, where, shapes);
+}
+
 mt_node *mt_record(mt_ctx *ctx, int op, mt_tensor *out, mt_tensor *const *in, int n) {
+    if (ctx->detect_anomaly && ctx->error.code == MT_OK) {
+        const char *bad = non_finite(out->data, out->numel);
+        if (bad) {
+            anomaly(ctx, "forward", op, bad, "", in, n, out);
+            return NULL;
+        }
+    }
     if (!mt_needs_grad(ctx, in, n)) return NULL;
     if (ctx->tape_len == ctx->tape_cap) {
         int64_t cap = ctx->tape_cap ? ctx->tape_cap * 2 : 256;
@@ -50,6 +102,19 @@ mt_node *mt_record(mt_ctx *ctx, int op, mt_tensor *out, mt_tensor *const *in, in
     return node;
 }
 
+/* Anomaly mode: the gradients node's backward has just written into its inputs. */
+static void check_backward(mt_ctx *ctx, const mt_node *node) {
+    for (int k = 0; k < node->n_in; k++) {
+        const mt_tensor *t = node->in[k];
+        const char *bad = t && t->requires_grad && t->grad ? non_finite(t->grad, t->numel) : NULL;
+        if (!bad) continue;
+        char where[64];
+        snprintf(where, sizeof where, " in the gradient of input %d", k);
+        anomaly(ctx, "backward", node->op, bad, where, node->in, node->n_in, node->out);
+        return;
+    }
+}
+
 bool mt_backward(mt_ctx *ctx, mt_tensor *loss) {
     if (!loss) return false;
     if (ctx->error.code != MT_OK) return false;
@@ -72,6 +137,8 @@ bool mt_backward(mt_ctx *ctx, mt_tensor *loss) {
         mt_node *node = ctx->tape[k];
         if (!node->out->grad) continue; /* no gradient reached this entry */
         mt_op_table[node->op].backward(ctx, node);
+        if (ctx->error.code != MT_OK) return false;
+        if (ctx->detect_anomaly) check_backward(ctx, node);
         if (ctx->error.code != MT_OK) return false;
     }
     return true;

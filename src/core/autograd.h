@@ -31,6 +31,7 @@ struct mt_ctx {
     mt_node **tape;        /* heap array of arena nodes, in execution order */
     int64_t tape_len, tape_cap;
     bool grad_enabled;
+    bool detect_anomaly;   /* mt_set_detect_anomaly: check every output and gradient */
     mt_rng rng;
     double flops;          /* forward and backward GEMM-like work so far */
     mt_error error;

@@ -89,6 +89,26 @@ args_result args_parse(const char *command, const char *summary, int argc, char 
     return ARGS_OK;
 }
 
+bool args_set(const char *command, arg_spec *s, const char *value) {
+    s->seen = true;
+    if (s->kind != ARG_SWITCH) return set_value(command, s, value);
+    if (strcmp(value, "0") != 0 && strcmp(value, "1") != 0) {
+        fprintf(stderr, "mytorch %s: %s takes 0 or 1 here, got '%s'\n", command, s->flag, value);
+        return false;
+    }
+    *(bool *)s->dst = value[0] == '1';
+    return true;
+}
+
+void args_format(const arg_spec *s, char *buf, size_t n) {
+    switch (s->kind) {
+    case ARG_INT: snprintf(buf, n, "%ld", *(const long *)s->dst); break;
+    case ARG_REAL: snprintf(buf, n, "%.17g", *(const double *)s->dst); break; /* round-trips exactly */
+    case ARG_STR: snprintf(buf, n, "%s", *(const char *const *)s->dst ? *(const char *const *)s->dst : ""); break;
+    case ARG_SWITCH: snprintf(buf, n, "%d", *(const bool *)s->dst ? 1 : 0); break;
+    }
+}
+
 const arg_spec *args_find(const arg_spec *specs, int n, const char *flag) {
     for (int k = 0; k < n; k++)
         if (strcmp(specs[k].flag, flag) == 0) return &specs[k];

@@ -3,6 +3,7 @@
 #define MT_TOOLS_ARGS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef enum { ARG_INT, ARG_REAL, ARG_STR, ARG_SWITCH } arg_kind;
 
@@ -24,6 +25,12 @@ typedef enum { ARGS_OK, ARGS_HELP, ARGS_ERROR } args_result;
  * usage (summary + the table) to stdout and returns ARGS_HELP. */
 args_result args_parse(const char *command, const char *summary, int argc, char **argv, int first,
                        arg_spec *specs, int n);
+/* Sets s from value exactly as the command line would ("0"/"1" for a switch) and marks it
+ * seen; false, with one line on stderr, when the value is bad. (Restoring a saved run.) */
+bool args_set(const char *command, arg_spec *s, const char *value);
+/* The current value of s as text that args_set reads back to the same value (reals with
+ * 17 significant digits; "" for an unset string). */
+void args_format(const arg_spec *s, char *buf, size_t n);
 /* The spec for flag, to ask whether it was given. */
 const arg_spec *args_find(const arg_spec *specs, int n, const char *flag);
 

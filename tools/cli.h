@@ -36,10 +36,14 @@ typedef struct {
     int64_t total, every;
     double start, last_draw;
     int epoch, epochs;
+    int64_t skipped_batches, skipped_images; /* done before this process (a resumed epoch) */
 } progress;
 
 void progress_start(progress *p, int epoch, int epochs, int64_t total_batches);
 void progress_update(progress *p, int64_t batch, double loss, int64_t images);
+/* A resumed epoch: batch counts start at `batches`, and rate and ETA count only what
+ * follows (images: those trained before). */
+void progress_skip(progress *p, int64_t batches, int64_t images);
 void progress_end(progress *p);
 
 /* A model rebuilt from a checkpoint: the model its metadata names (or the one asked

@@ -78,12 +78,19 @@ void progress_start(progress *p, int epoch, int epochs, int64_t total_batches) {
     p->last_draw = 0.0;
     p->epoch = epoch;
     p->epochs = epochs;
+    p->skipped_batches = p->skipped_images = 0;
+}
+
+void progress_skip(progress *p, int64_t batches, int64_t images) {
+    p->skipped_batches = batches;
+    p->skipped_images = images;
 }
 
 void progress_update(progress *p, int64_t batch, double loss, int64_t images) {
     double now = now_seconds(), elapsed = now - p->start;
-    double rate = elapsed > 0 ? (double)images / elapsed : 0.0;
-    double eta = batch > 0 ? elapsed * (double)(p->total - batch) / (double)batch : 0.0;
+    int64_t done = batch - p->skipped_batches;
+    double rate = elapsed > 0 ? (double)(images - p->skipped_images) / elapsed : 0.0;
+    double eta = done > 0 ? elapsed * (double)(p->total - batch) / (double)done : 0.0;
     if (p->tty) {
         if (now - p->last_draw < 0.1 && batch < p->total) return;
         p->last_draw = now;

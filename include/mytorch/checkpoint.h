@@ -6,6 +6,10 @@
 #include "mytorch/io.h"
 #include "mytorch/nn.h"
 
+/* The safetensors view of one state-dict member under name (borrowed, as is the data): an
+ * F32 tensor, or a 0-dim I64 for an int64 buffer. For writers of state dicts. */
+mt_st_tensor mt_member_st_tensor(const mt_member *e, char *name);
+
 /* Writes m's state dict (F32 tensors; int64 buffers as I64) and the metadata pairs to
  * path, atomically (temporary name, then rename). */
 mt_status mt_checkpoint_save(const mt_module *m, const char *path, const char *const *meta_keys,

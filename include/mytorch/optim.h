@@ -44,6 +44,23 @@ const mt_optim_config *mt_optimizer_config(const mt_optimizer *opt);
 /* Changes SGD's momentum or Adam's beta1 (OneCycle cycles it). */
 void mt_optimizer_set_momentum(mt_optimizer *opt, double momentum);
 
+/* What the optimizer keeps for one parameter, as PyTorch's optimizer.state[p]: buf is SGD's
+ * momentum_buffer or Adam's exp_avg, buf2 Adam's exp_avg_sq (NULL for SGD), each numel
+ * floats owned by the optimizer; steps counts the updates applied (Adam's step);
+ * buf_started says SGD's buffer holds a value (PyTorch: momentum_buffer is not None). */
+typedef struct {
+    mt_tensor *param;
+    float *buf, *buf2;
+    int64_t steps;
+    bool buf_started;
+} mt_optim_state;
+
+/* Number of parameters the optimizer updates. */
+int mt_optimizer_num_params(const mt_optimizer *opt);
+/* Parameter k's state, to save it or to restore it by writing into it (resuming a run);
+ * NULL when k is out of range. */
+mt_optim_state *mt_optimizer_state(mt_optimizer *opt, int k);
+
 /* torch.nn.utils.clip_grad_norm_(params, max_norm): the 2-norm of all gradients taken
  * together; when it exceeds max_norm every gradient is scaled by max_norm/(norm + 1e-6).
  * Returns the norm before clipping. Parameters without a grad are skipped. */

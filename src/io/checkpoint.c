@@ -5,6 +5,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+mt_st_tensor mt_member_st_tensor(const mt_member *e, char *name) {
+    mt_st_tensor t = {.name = name};
+    if (e->tensor) {
+        t.dtype = MT_DTYPE_F32;
+        t.ndim = e->tensor->ndim;
+        memcpy(t.shape, e->tensor->shape, sizeof t.shape);
+        t.numel = e->tensor->numel;
+        t.data = e->tensor->data;
+    } else {
+        t.dtype = MT_DTYPE_I64; /* 0-dim, as PyTorch writes num_batches_tracked */
+        t.numel = 1;
+        t.data = e->i64;
+    }
+    return t;
+}
+
 mt_status mt_checkpoint_save(const mt_module *m, const char *path, const char *const *meta_keys,
                              const char *const *meta_values, int n_meta, mt_error *err) {
     mt_state_dict sd = mt_module_state_dict(m);
@@ -14,23 +30,7 @@ mt_status mt_checkpoint_save(const mt_module *m, const char *path, const char *c
         mt_state_dict_free(&sd);
         return mt_error_set(err, MT_ERR_NOMEM, "%s: out of memory collecting the state dict", path);
     }
-    for (int k = 0; k < sd.n; k++) {
-        const mt_member *e = &sd.items[k];
-        mt_st_tensor *t = &items[k];
-        t->name = e->name;
-        if (e->tensor) {
-            t->dtype = MT_DTYPE_F32;
-            t->ndim = e->tensor->ndim;
-            memcpy(t->shape, e->tensor->shape, sizeof t->shape);
-            t->numel = e->tensor->numel;
-            t->data = e->tensor->data;
-        } else {
-            t->dtype = MT_DTYPE_I64; /* 0-dim, as PyTorch writes num_batches_tracked */
-            t->ndim = 0;
-            t->numel = 1;
-            t->data = e->i64;
-        }
-    }
+    for (int k = 0; k < sd.n; k++) items[k] = mt_member_st_tensor(&sd.items[k], sd.items[k].name);
     mt_status st = mt_safetensors_write(path, items, sd.n, meta_keys, meta_values, n_meta, err);
     free(items);
     mt_state_dict_free(&sd);

@@ -10,17 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    mt_tensor *param;
-    float *buf;  /* SGD momentum buffer, or Adam's first moment; owned */
-    float *buf2; /* Adam's second moment; owned */
-    int64_t steps; /* updates applied to this parameter (PyTorch keeps one per parameter) */
-    bool buf_started; /* SGD: the momentum buffer holds a value (PyTorch: is not None) */
-} param_state;
-
 struct mt_optimizer {
     mt_optim_config cfg;
-    param_state *state;
+    mt_optim_state *state;
     int n;
 };
 
@@ -57,7 +49,7 @@ mt_optimizer *mt_optimizer_new(mt_tensor *const *params, int n, mt_optim_config 
         return NULL;
     }
     mt_optimizer *opt = calloc(1, sizeof *opt);
-    param_state *state = calloc((size_t)(n ? n : 1), sizeof *state);
+    mt_optim_state *state = calloc((size_t)(n ? n : 1), sizeof *state);
     if (!opt || !state) goto nomem;
     opt->cfg = cfg;
     opt->state = state;
@@ -135,7 +127,7 @@ static void adam_update(const mt_optim_config *c, int64_t t, int64_t n, float *p
 
 void mt_optimizer_step(mt_optimizer *opt) {
     for (int k = 0; k < opt->n; k++) {
-        param_state *s = &opt->state[k];
+        mt_optim_state *s = &opt->state[k];
         if (!s->param->grad) continue;
         s->steps++;
         if (opt->cfg.kind == MT_OPTIM_SGD) {
@@ -179,3 +171,9 @@ double mt_clip_grad_norm(mt_tensor *const *params, int n, double max_norm) {
 }
 
 const mt_optim_config *mt_optimizer_config(const mt_optimizer *opt) { return &opt->cfg; }
+
+int mt_optimizer_num_params(const mt_optimizer *opt) { return opt->n; }
+
+mt_optim_state *mt_optimizer_state(mt_optimizer *opt, int k) {
+    return k >= 0 && k < opt->n ? &opt->state[k] : NULL;
+}

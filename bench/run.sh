@@ -92,7 +92,8 @@ run_mytorch() {
     rm -rf "$dir"
     "${BASE_ENV[@]}" "$MT" train --model "$m" --epochs 1 --augment-copies 0 --threads "$THREADS" --batch-size "${BATCH[$m]}" \
         --data "$DATA" --out "$dir" >"$TMP/log" 2>&1 || { cat "$TMP/log" >&2; fail "mytorch train $m failed"; }
-    line=$(tail -n 1 "$dir/metrics.jsonl")
+    # Timing lives in timing.jsonl; runs older than it had it in metrics.jsonl.
+    line="$(tail -n 1 "$dir/metrics.jsonl") $(tail -n 1 "$dir/timing.jsonl" 2>/dev/null)"
     ev=$("${BASE_ENV[@]}" "$MT" eval --checkpoint "$dir/best.safetensors" --json --warmup --threads "$THREADS" \
         --data "$DATA" 2>"$TMP/log") || { cat "$TMP/log" >&2; fail "mytorch eval $m failed"; }
     echo "$(need epoch_seconds "$(jnum epoch_seconds <<<"$line")") $(need images_per_s "$(jnum images_per_s <<<"$ev")")" \
@@ -147,7 +148,7 @@ for m in "${MODEL_ARR[@]}"; do
     fi
     TABLE+="
 | $m | ${BATCH[$m]} | $(fmt "$mt_s" %.3f) | $(fmt "$pt_s" %.3f) | $(ratio "$pt_s" "$mt_s") | $(fmt "$mt_i" %.0f) | $(fmt "$pt_i" %.0f) | $(ratio "$mt_i" "$pt_i") | $(fmt "$mt_r" %.1f) | $(fmt "$pt_r" %.1f) | $(ratio "$pt_r" "$mt_r") | $(pct "$mt_a") / $(pct "$pt_a") |"
-    NOTES+="- $m, every run: mytorch s/epoch [$(runs "$TMP/$m.mt" 1)], infer img/s [$(runs "$TMP/$m.mt" 2)]; in-training test pass (metrics.jsonl eval_images_per_s) median $(fmt "$mt_ti" %.0f) img/s"
+    NOTES+="- $m, every run: mytorch s/epoch [$(runs "$TMP/$m.mt" 1)], infer img/s [$(runs "$TMP/$m.mt" 2)]; in-training test pass (timing.jsonl eval_images_per_s) median $(fmt "$mt_ti" %.0f) img/s"
     ((HAVE_PT)) && NOTES+="; PyTorch s/epoch [$(runs "$TMP/$m.pt" 1)], infer img/s [$(runs "$TMP/$m.pt" 2)]"
     NOTES+=$'\n'
 done

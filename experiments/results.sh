@@ -33,7 +33,10 @@ tmp=$(mktemp)
             continue
         fi
         # Median training seconds per epoch (portable awk: no asort).
-        med=$(sed -n 's/.*"epoch_seconds":\([0-9.]*\).*/\1/p' "$m" | sort -n |
+        # Timing is in timing.jsonl (metrics.jsonl in runs made before it).
+        t=runs/experiments/$name/timing.jsonl
+        [[ -s "$t" ]] || t=$m
+        med=$(sed -n 's/.*"epoch_seconds":\([0-9.]*\).*/\1/p' "$t" | sort -n |
             awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}')
         awk -v name="$name" -v flags="$flags" -v rep="${report[$name]:-}" -v med="$med" '
             function field(k,   r) { r = $0; sub(".*\"" k "\":", "", r); sub("[,}].*", "", r); return r }

@@ -278,7 +278,7 @@ int cmd_train(int argc, char **argv) {
         {"--act", ARG_STR, &o.act, 0, 0, "NAME", "cnn2's activation: leaky_relu (default) or relu", false},
         {"--no-bn", ARG_SWITCH, &o.no_bn, 0, 0, "", "lenet without BatchNorm (the report's ablation)", false},
         {"--loss", ARG_STR, &o.loss, 0, 0, "NAME", "ce (default) or mse on one-hot targets", false},
-        {"--max-steps", ARG_INT, &o.max_steps, 1, 1e12, "N", "stop after N optimizer steps (short runs and tests)", false},
+        {"--max-steps", ARG_INT, &o.max_steps, 0, 1e12, "N", "stop after N optimizer steps (short runs, tests); 0 = no limit", false},
         {"--augment", ARG_SWITCH, &o.augment, 0, 0, "", "a fresh random rotation/shift/scale of every image, every epoch", false},
         {"--augment-copies", ARG_INT, &o.augment_copies, 0, 10, "N",
          "add N fixed transformed copies of the training set (lenet's recipe: 1; 0 = none)", false},

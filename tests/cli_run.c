@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -58,4 +59,58 @@ const char *cli_tempdir(char *buf, size_t n) {
     snprintf(buf, n, "/tmp/mytorch-test-XXXXXX");
     if (!mkdtemp(buf)) mt_test_fail(__FILE__, __LINE__, "mkdtemp failed");
     return buf;
+}
+
+void cli_train(const char *dir, const char *args, int status, cli_result *r) {
+    char cmd[2048];
+    if (dir) snprintf(cmd, sizeof cmd, "train --data '%s' --out '%s' %s", mt_test_data_dir(), dir, args);
+    else snprintf(cmd, sizeof cmd, "train %s", args);
+    cli_run(r, cmd);
+    CHECK_MSG(r->status == status, "mytorch %s: exit %d, expected %d; stderr: %s", cmd, r->status, status, r->err);
+}
+
+bool cli_same_file(const char *a, const char *b, const char *name) {
+    char pa[512], pb[512];
+    snprintf(pa, sizeof pa, "%s/%s", a, name);
+    snprintf(pb, sizeof pb, "%s/%s", b, name);
+    FILE *fa = fopen(pa, "rb"), *fb = fopen(pb, "rb");
+    bool same = fa && fb;
+    while (same) {
+        int ca = fgetc(fa), cb = fgetc(fb);
+        same = ca == cb;
+        if (ca == EOF) break;
+    }
+    if (fa) fclose(fa);
+    if (fb) fclose(fb);
+    return same;
+}
+
+bool cli_exists(const char *dir, const char *name) {
+    char path[512];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return stat(path, &st) == 0;
+}
+
+void cli_remove_dir(const char *dir) {
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
+
+void cli_check_resume(const char *full, const char *part, const char *resume_args) {
+    char a[256], b[256], args[1024];
+    cli_tempdir(a, sizeof a);
+    cli_tempdir(b, sizeof b);
+    cli_result r;
+    cli_train(a, full, 0, &r);
+    cli_train(b, part, 0, &r);
+    CHECK(!cli_same_file(a, b, "last.safetensors"));     snprintf(args, sizeof args, "--resume '%s' %s", b, resume_args);
+    cli_train(NULL, args, 0, &r);
+    CHECK_MSG(strstr(r.out, "resuming"), "no 'resuming' line: %s", r.out);
+    const char *files[] = {"last.safetensors", "best.safetensors", "metrics.jsonl", "state.safetensors"};
+    for (int k = 0; k < 4; k++)
+        CHECK_MSG(cli_same_file(a, b, files[k]), "%s differs between the run and the resumed run (%s)", files[k], full);
+    cli_remove_dir(a);
+    cli_remove_dir(b);
 }

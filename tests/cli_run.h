@@ -2,6 +2,7 @@
 #ifndef MYTORCH_TESTS_CLI_RUN_H
 #define MYTORCH_TESTS_CLI_RUN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct {
@@ -18,5 +19,19 @@ double cli_number_after(const char *s, const char *key);
 int cli_lines(const char *s);
 /* A fresh temporary folder (mkdtemp); path written into buf. */
 const char *cli_tempdir(char *buf, size_t n);
+
+/* Runs "mytorch train --data MNIST --out DIR ARGS" (ARGS alone when dir is NULL) into r
+ * and CHECKs the exit status. */
+void cli_train(const char *dir, const char *args, int status, cli_result *r);
+/* True when a/name and b/name both exist and hold the same bytes. */
+bool cli_same_file(const char *a, const char *b, const char *name);
+/* True when dir/name exists. */
+bool cli_exists(const char *dir, const char *name);
+/* rm -rf dir (CHECKed). */
+void cli_remove_dir(const char *dir);
+/* Trains `full` in one go into one folder, and `part` then `--resume DIR resume_args` into
+ * another; CHECKs that the part really stopped earlier and that last.safetensors,
+ * best.safetensors, metrics.jsonl and state.safetensors end up the same bytes. */
+void cli_check_resume(const char *full, const char *part, const char *resume_args);
 
 #endif

@@ -20,13 +20,6 @@
 
 #define KILLS 40
 
-static bool exists(const char *dir, const char *name) {
-    char path[512];
-    struct stat st;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return stat(path, &st) == 0;
-}
-
 /* Starts mytorch with argv (NULL-terminated), output to /dev/null; returns the pid. */
 static pid_t spawn(char *const *argv) {
     pid_t pid = fork();
@@ -94,7 +87,7 @@ MT_TEST(e2e_crash_sigkill_during_saves_never_costs_a_checkpoint) {
     int during_write = 0, with_checkpoint = 0;
     long long last_steps = 0;
     for (int k = 0; k < KILLS; k++) {
-        bool resume = exists(dir, "state.safetensors");
+        bool resume = cli_exists(dir, "state.safetensors");
         char *fresh[] = {"mytorch", "train", "--model", "fcn", "--epochs", "100", "--checkpoint-every", "1",
                          "--threads", "1", "--data", data, "--out", dir, NULL};
         char *again[] = {"mytorch", "train", "--resume", dir, "--checkpoint-every", "1", "--threads", "1", NULL};
@@ -106,8 +99,8 @@ MT_TEST(e2e_crash_sigkill_during_saves_never_costs_a_checkpoint) {
         int status;
         waitpid(pid, &status, 0);
         CHECK_MSG(WIFSIGNALED(status), "kill %d: the run ended by itself (status %d) before the kill", k, status);
-        during_write += exists(dir, "last.safetensors.tmp") || exists(dir, "state.safetensors.tmp");
-        if (!exists(dir, "last.safetensors")) continue;
+        during_write += cli_exists(dir, "last.safetensors.tmp") || cli_exists(dir, "state.safetensors.tmp");
+        if (!cli_exists(dir, "last.safetensors")) continue;
         with_checkpoint++;
         char why[1100];
         CHECK_MSG(checkpoint_loads(dir, why, sizeof why), "kill %d: last.safetensors does not load: %s", k, why);

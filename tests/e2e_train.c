@@ -8,13 +8,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static bool exists(const char *dir, const char *name) {
-    char path[512];
-    struct stat st;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return stat(path, &st) == 0;
-}
-
 MT_TEST(e2e_fcn_one_epoch_reaches_94_percent) {
     char dir[256], args[1024];
     cli_tempdir(dir, sizeof dir);
@@ -25,8 +18,8 @@ MT_TEST(e2e_fcn_one_epoch_reaches_94_percent) {
     double acc = cli_number_after(r.out, "test accuracy ");
     printf("    fcn, 1 epoch: test accuracy %.2f%%\n", acc);
     CHECK_MSG(acc >= 94.0, "fcn after one epoch: %.2f%% < 94.0%%", acc);
-    CHECK(exists(dir, "best.safetensors") && exists(dir, "last.safetensors") && exists(dir, "metrics.jsonl"));
-    CHECK(!exists(dir, "best.safetensors.tmp") && !exists(dir, "last.safetensors.tmp"));
+    CHECK(cli_exists(dir, "best.safetensors") && cli_exists(dir, "last.safetensors") && cli_exists(dir, "metrics.jsonl"));
+    CHECK(!cli_exists(dir, "best.safetensors.tmp") && !cli_exists(dir, "last.safetensors.tmp"));
 
     snprintf(args, sizeof args, "eval --checkpoint '%s/best.safetensors' --data '%s' --json", dir, mt_test_data_dir());
     cli_run(&r, args);

@@ -270,7 +270,7 @@ int cmd_train(int argc, char **argv) {
         {"--data", ARG_STR, &o.data, 0, 0, "DIR", "folder with the four MNIST files; default data/mnist", false},
         {"--out", ARG_STR, &o.out, 0, 0, "DIR", "where checkpoints and metrics go; default runs/MODEL", false},
         {"--resume", ARG_STR, &resume, 0, 0, "DIR",
-         "continue the run in DIR exactly where its state.safetensors left it (see below)", false},
+         "continue the run in DIR exactly where its state.safetensors left it (see above)", false},
         {"--checkpoint-every", ARG_INT, &checkpoint_every, 1, 1e12, "N",
          "also write last.safetensors and the state every N steps (mid-epoch resume)", false},
         {"--detect-anomaly", ARG_SWITCH, &detect_anomaly, 0, 0, "",

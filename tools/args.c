@@ -8,8 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void usage(const char *command, const char *summary, const arg_spec *specs, int n) {
-    printf("usage: mytorch %s [flags]\n\n%s\n\nflags:\n", command, summary);
+static void usage(const char *command, const char *positional, const char *summary, const arg_spec *specs, int n) {
+    printf("usage: mytorch %s%s%s [flags]\n\n%s\n\nflags:\n", command, positional ? " " : "",
+           positional ? positional : "", summary);
     for (int k = 0; k < n; k++) {
         char left[64];
         snprintf(left, sizeof left, "%s%s%s", specs[k].flag, specs[k].kind == ARG_SWITCH ? "" : " ",
@@ -51,11 +52,21 @@ static bool set_value(const char *command, arg_spec *s, const char *value) {
 
 args_result args_parse(const char *command, const char *summary, int argc, char **argv, int first,
                        arg_spec *specs, int n) {
+    return args_parse_positional(command, NULL, summary, argc, argv, first, specs, n, NULL, NULL);
+}
+
+args_result args_parse_positional(const char *command, const char *positional, const char *summary, int argc,
+                                  char **argv, int first, arg_spec *specs, int n, const char **pos, int *n_pos) {
+    if (n_pos) *n_pos = 0;
     for (int i = first; i < argc; i++) {
         const char *arg = argv[i];
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            usage(command, summary, specs, n);
+            usage(command, positional, summary, specs, n);
             return ARGS_HELP;
+        }
+        if (strncmp(arg, "--", 2) != 0 && pos) {
+            pos[(*n_pos)++] = arg;
+            continue;
         }
         if (strncmp(arg, "--", 2) != 0) {
             fprintf(stderr, "mytorch %s: unexpected argument '%s' (see mytorch %s --help)\n", command, arg, command);

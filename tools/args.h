@@ -31,6 +31,11 @@ bool args_set(const char *command, arg_spec *s, const char *value);
 /* The current value of s as text that args_set reads back to the same value (reals with
  * 17 significant digits; "" for an unset string). */
 void args_format(const arg_spec *s, char *buf, size_t n);
+/* args_parse that also accepts arguments which are not flags: they are stored in order
+ * in pos (room for argc entries) and counted in *n_pos. positional names them in the
+ * usage line ("RUN_DIR..."). */
+args_result args_parse_positional(const char *command, const char *positional, const char *summary, int argc,
+                                  char **argv, int first, arg_spec *specs, int n, const char **pos, int *n_pos);
 /* The spec for flag, to ask whether it was given. */
 const arg_spec *args_find(const arg_spec *specs, int n, const char *flag);
 

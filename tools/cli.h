@@ -12,6 +12,8 @@ int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_models(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_figures(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 /* Seconds on a monotonic clock. */
 double now_seconds(void);
@@ -28,6 +30,12 @@ typedef struct {
 /* Runs m in eval mode without grad over the whole loader (then restores its mode): mean
  * cross-entropy and accuracy. Returns false if an op failed (the ctx error says why). */
 bool evaluate(mt_module *m, mt_ctx *ctx, mt_loader *loader, eval_result *out);
+/* Called by evaluate_each after every batch with its logits (B, C), its targets (B) and
+ * the position of its first image in the loader's order (its test-set index when the
+ * loader does not shuffle). */
+typedef void (*eval_batch_fn)(void *user, const mt_tensor *logits, const int32_t *targets, int64_t first);
+/* evaluate(), also handing each batch's logits to fn (NULL: none). */
+bool evaluate_each(mt_module *m, mt_ctx *ctx, mt_loader *loader, eval_result *out, eval_batch_fn fn, void *user);
 
 /* A training progress display: a bar redrawn in place on a terminal, plain lines every
  * `every` batches otherwise. */

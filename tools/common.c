@@ -34,6 +34,10 @@ void cli_error(const char *fmt, ...) {
 }
 
 bool evaluate(mt_module *m, mt_ctx *ctx, mt_loader *loader, eval_result *out) {
+    return evaluate_each(m, ctx, loader, out, NULL, NULL);
+}
+
+bool evaluate_each(mt_module *m, mt_ctx *ctx, mt_loader *loader, eval_result *out, eval_batch_fn fn, void *user) {
     bool was_training = m->training;
     mt_module_train(m, false);
     bool prev = mt_set_grad_enabled(ctx, false);
@@ -56,6 +60,7 @@ bool evaluate(mt_module *m, mt_ctx *ctx, mt_loader *loader, eval_result *out) {
                 if (row[c] > row[best]) best = c;
             correct += best == y[n];
         }
+        if (fn) fn(user, logits, y, total);
         total += b;
         mt_ctx_reset(ctx);
     }

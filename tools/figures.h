@@ -4,6 +4,7 @@
 #define MT_TOOLS_FIGURES_H
 
 #include "mytorch/core.h"
+#include "textbuf.h"
 
 /* Writes the figures of one training run into run_dir/figures/: test accuracy and loss
  * per epoch (from run_dir/metrics.jsonl), and, from run_dir/best.safetensors evaluated
@@ -17,5 +18,11 @@ bool figures_write_run(const char *run_dir, const char *data_dir, mt_error *err)
  * labels[k]. Written to out_svg atomically. */
 bool figures_write_overlay(const char *out_svg, const char *title, const char *metric,
                            const char *const *run_dirs, const char *const *labels, int n, mt_error *err);
+/* The same chart appended to out (for pages that inline it). */
+bool figures_overlay_svg(textbuf *out, const char *title, const char *metric, const char *const *run_dirs,
+                         const char *const *labels, int n, mt_error *err);
+
+/* The name a run is shown by: the last component of run_dir ("runs/lenet/" -> "lenet"). */
+const char *figures_run_name(const char *run_dir, char *buf, size_t n);
 
 #endif

@@ -86,6 +86,8 @@ MT_TEST(resume_refuses_to_change_the_recipe) {
     snprintf(args, sizeof args, "--resume '%s'", dir); /* finished: nothing to do */
     cli_train(NULL, args, 0, &r);
     CHECK_MSG(strstr(r.out, "nothing to do"), "stdout: %s", r.out);
+    cli_train(NULL, "--checkpoint-every 0", 2, &r);
+    CHECK_MSG(cli_lines(r.err) == 1 && strstr(r.err, "--checkpoint-every must be between 1"), "stderr: %s", r.err);
     cli_train(NULL, "--resume /nonexistent/run", 1, &r);
     CHECK_MSG(cli_lines(r.err) == 1 && strstr(r.err, "/nonexistent/run/state.safetensors"), "stderr: %s", r.err);
     /* A checkpoint is not a training state. */
@@ -125,6 +127,7 @@ MT_TEST(nonfinite_loss_stops_and_keeps_the_last_good_checkpoint) {
     /* lr 1e6: the first step is finite, the weights it makes are huge, a later loss is not finite. */
     cli_train(dir, "--model fcn --lr 1e6 --max-steps 50 --checkpoint-every 1", 1, &r);
     CHECK_MSG(cli_lines(r.err) == 1 && strstr(r.err, "mytorch: training diverged at epoch 1, step ") &&
+                  strstr(r.err, "checkpoint and state are kept") &&
                   strstr(r.err, "--lr") && strstr(r.err, "--clip-grad") && strstr(r.err, "--detect-anomaly"),
               "stderr: %s", r.err);
     int step = (int)cli_number_after(r.err, ", step ");

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* mkdir -p; false (errno set) when a component cannot be made. */
 static bool make_dirs(const char *path) {
@@ -95,9 +96,13 @@ static bool save(const char *dir, const char *file, const mt_module *m, const tr
 
 /* The message for a run whose loss or weights stopped being finite (exit 1). */
 static void diverged(const train_options *o, int epoch, int64_t step, const char *what, float value) {
-    cli_error("training diverged at epoch %d, step %lld: %s %s; the last good checkpoint and state in %s are kept. "
-              "Try a lower --lr (now %g), --clip-grad NORM, or --detect-anomaly to name the op",
-              epoch, (long long)step, what, isnan(value) ? "NaN" : value > 0 ? "Inf" : "-Inf", o->out, o->lr);
+    char last[4200];
+    snprintf(last, sizeof last, "%s/last.safetensors", o->out);
+    bool kept = access(last, F_OK) == 0;
+    cli_error("training diverged at epoch %d, step %lld: %s %s; %s %s. Try a lower --lr (now %g), --clip-grad NORM, "
+              "or --detect-anomaly to name the op",
+              epoch, (long long)step, what, isnan(value) ? "NaN" : value > 0 ? "Inf" : "-Inf",
+              kept ? "the last good checkpoint and state are kept in" : "no checkpoint was written yet in", o->out, o->lr);
 }
 
 /* Fills what the command line left to the model's recipe (not for a resumed run, whose
@@ -326,7 +331,7 @@ int cmd_train(int argc, char **argv) {
     int status = validate(&o, specs, n, resume != NULL);
     if (status) {
         mt_safetensors_free(&state);
-        return status;
+        return resume ? 1 : status; /* on --resume the values came from the state file */
     }
     info = mt_model_find(o.model);
     mt_recipe r = info->recipe;

@@ -392,7 +392,7 @@ int cmd_train(int argc, char **argv) {
             goto done;
         }
         if (prog.epoch > o.epochs || (o.max_steps && prog.total_steps >= o.max_steps)) {
-            printf("nothing to do: the run in %s has finished %s; pass a larger --epochs or --max-steps to train further\n",
+            printf("nothing to do: the run in %s has finished %s; pass a larger --epochs or --max-steps (0: no limit) to train further\n",
                    resume, prog.epoch > o.epochs ? "its epochs" : "its --max-steps");
             status = 0;
             goto done;

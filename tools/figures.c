@@ -163,7 +163,7 @@ static mt_status misclassified_png(const char *path, const mt_dataset *test, tes
     qsort(tp->mistakes, (size_t)tp->n_mistakes, sizeof *tp->mistakes, by_confidence);
     int shown = tp->n_mistakes < GRID_COLS * GRID_ROWS ? (int)tp->n_mistakes : GRID_COLS * GRID_ROWS;
     int rows_used = shown ? (shown + GRID_COLS - 1) / GRID_COLS : 1;
-    const int digit = test->cols * DIGIT_SCALE, tile_w = digit + 20, tile_h = digit + 4 + 2 * FONT_H + 12, head = 56;
+    const int digit = test->cols * DIGIT_SCALE, tile_w = digit + 28, tile_h = digit + 4 + 2 * FONT_H + 12, head = 56;
     mt_image img;
     if (mt_image_new(&img, GRID_COLS * tile_w + 10, head + rows_used * tile_h + 6, 3, err) != MT_OK) return err->code;
     static const uint8_t paper[3] = {255, 255, 255}, ink[3] = {40, 40, 40}, green[3] = {0, 120, 0},
@@ -218,7 +218,7 @@ static bool filters_png(const char *path, const mt_module *model, bool *written,
     const mt_tensor *w = first && strcmp(first->type, "Conv2d") == 0 ? mt_module_param(first, "weight") : NULL;
     if (!w || w->ndim != 4) return true;
     int O = (int)w->shape[0], KH = (int)w->shape[2], KW = (int)w->shape[3];
-    int scale = KH > KW ? 64 / KH : 64 / KW;
+    int scale = KH > KW ? 96 / KH : 96 / KW;
     if (scale < 2) scale = 2;
     int cols = O < 8 ? O : 8, rows = (O + cols - 1) / cols, gap = 8;
     mt_image img;

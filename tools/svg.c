@@ -86,6 +86,9 @@ void svg_draw_line_chart(textbuf *b, const svg_line_chart *c) {
     int ny = svg_nice_ticks(y_min, y_max, 8, false, yt, &y_step);
     /* x spans the data exactly (unless it is one point); y spans its ticks when fitted. */
     if (x_max <= x_min) x_min = xt[0], x_max = xt[nx - 1];
+    double x_pad = 0.02 * (x_max - x_min); /* room for the end markers */
+    x_min -= x_pad;
+    x_max += x_pad;
     if (!isfinite(c->y_lo)) y_min = yt[0];
     if (!isfinite(c->y_hi)) y_max = yt[ny - 1];
     if (y_max <= y_min) y_max = y_min + y_step;
@@ -184,7 +187,9 @@ void svg_draw_heatmap(textbuf *b, const svg_heatmap *h) {
             char num[24];
             snprintf(num, sizeof num, "%lld", (long long)v);
             text(b, x + cell / 2, y + cell / 2 + 4, "middle", v >= 1000 ? 11 : 12,
-                 t > 0.55 ? "fill=\"white\"" : v == 0 ? "fill=\"#bbb\"" : "fill=\"#222\"", num);
+                 t > 0.55 ? "class=\"count\" fill=\"white\"" : v == 0 ? "class=\"count\" fill=\"#bbb\""
+                                                    : "class=\"count\" fill=\"#222\"",
+                 num);
         }
         text(b, L - 8, T + r * cell + cell / 2 + 4, "end", 12, "class=\"tick\"", h->row_labels[r]);
     }

@@ -262,6 +262,15 @@ static bool test_pass_run(const checkpoint_model *cm, const mt_dataset *test, te
     return ok;
 }
 
+/* Writes the chart in b to dir/file and empties b. */
+static bool write_chart(textbuf *b, const char *dir, const char *file, mt_error *err) {
+    char path[4300];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    bool ok = textbuf_write(b, path, err) == MT_OK;
+    textbuf_free(b);
+    return ok;
+}
+
 bool figures_write_run(const char *run_dir, const char *data_dir, mt_error *err) {
     char path[4300], dir[4200], name[256], title[512];
     runlog log = {0};
@@ -291,18 +300,14 @@ bool figures_write_run(const char *run_dir, const char *data_dir, mt_error *err)
         svg_series s = {"test accuracy", acc, acc + n, n};
         snprintf(title, sizeof title, "%s: test accuracy per epoch", name);
         epoch_chart(&b, title, "test accuracy (%)", &s, 1, true);
-        snprintf(path, sizeof path, "%s/accuracy.svg", dir);
-        ok = textbuf_write(&b, path, err) == MT_OK;
-        textbuf_free(&b);
+        ok = write_chart(&b, dir, "accuracy.svg", err);
     }
     if (ok) {
         int n = log.n;
         svg_series s[2] = {{"training loss", train, train + n, n}, {"test loss", test_loss, test_loss + n, n}};
         snprintf(title, sizeof title, "%s: loss per epoch", name);
         epoch_chart(&b, title, "loss", s, 2, false);
-        snprintf(path, sizeof path, "%s/loss.svg", dir);
-        ok = textbuf_write(&b, path, err) == MT_OK;
-        textbuf_free(&b);
+        ok = write_chart(&b, dir, "loss.svg", err);
     }
     if (ok) {
         static const char *const digits[10] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
@@ -310,9 +315,7 @@ bool figures_write_run(const char *run_dir, const char *data_dir, mt_error *err)
                  (long long)ev.total);
         svg_heatmap h = {title, "predicted", "true", digits, digits, &tp.confusion[0][0], 10, 10};
         svg_draw_heatmap(&b, &h);
-        snprintf(path, sizeof path, "%s/confusion.svg", dir);
-        ok = textbuf_write(&b, path, err) == MT_OK;
-        textbuf_free(&b);
+        ok = write_chart(&b, dir, "confusion.svg", err);
     }
     snprintf(path, sizeof path, "%s/misclassified.png", dir);
     ok = ok && misclassified_png(path, &test, &tp, err) == MT_OK;

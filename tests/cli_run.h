@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 typedef struct {
     int status;        /* exit status, or -1 if it did not exit normally (crash, signal) */
@@ -33,5 +34,8 @@ void cli_remove_dir(const char *dir);
  * another; CHECKs that the part really stopped earlier and that last.safetensors,
  * best.safetensors, metrics.jsonl and state.safetensors end up the same bytes. */
 void cli_check_resume(const char *full, const char *part, const char *resume_args);
+/* Starts mytorch with argv (argv[0] "mytorch", NULL-terminated) in the background, its
+ * output to /dev/null; returns its pid (for kill and waitpid), or -1. */
+pid_t cli_spawn(char *const *argv);
 
 #endif

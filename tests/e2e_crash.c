@@ -20,19 +20,6 @@
 
 #define KILLS 40
 
-/* Starts mytorch with argv (NULL-terminated), output to /dev/null; returns the pid. */
-static pid_t spawn(char *const *argv) {
-    pid_t pid = fork();
-    if (pid == 0) {
-        FILE *null = freopen("/dev/null", "w", stdout);
-        null = null ? freopen("/dev/null", "w", stderr) : NULL;
-        (void)null;
-        execv(MT_CLI_PATH, argv);
-        _exit(127);
-    }
-    return pid;
-}
-
 /* dir/last.safetensors loads strictly into fcn; returns false with a reason otherwise. */
 static bool checkpoint_loads(const char *dir, char *why, size_t n) {
     char path[512];
@@ -91,7 +78,7 @@ MT_TEST(e2e_crash_sigkill_during_saves_never_costs_a_checkpoint) {
         char *fresh[] = {"mytorch", "train", "--model", "fcn", "--epochs", "100", "--checkpoint-every", "1",
                          "--threads", "1", "--data", data, "--out", dir, NULL};
         char *again[] = {"mytorch", "train", "--resume", dir, "--checkpoint-every", "1", "--threads", "1", NULL};
-        pid_t pid = spawn(resume ? again : fresh);
+        pid_t pid = cli_spawn(resume ? again : fresh);
         REQUIRE(pid > 0);
         /* Loading MNIST takes a few tenths of a second; then a save follows every step. */
         usleep((useconds_t)(300000 + rand() % 900000));

@@ -6,6 +6,7 @@
 #include "mytorch/core.h"
 #include "mytorch/data.h"
 #include "mytorch/file.h"
+#include "mytorch/image.h"
 #include "mytorch/io.h"
 #include "mytorch/models.h"
 #include "mytorch/nn.h"

@@ -290,3 +290,193 @@ MT_TEST(image_read_names_the_file) {
     CHECK_MSG(strstr(err.msg, "/nonexistent/digit.png") != NULL, "%s", err.msg);
     CHECK(img.pixels == NULL);
 }
+
+/* ---- digit conversion ------------------------------------------------------------- */
+
+/* A w x h picture of an elliptic ring of stroke width `pen` (a "0"), dark on light:
+ * ink 0 on paper 255, in `channels` channels (alpha opaque). */
+static void draw_ring(mt_image *img, int w, int h, int channels, double pen) {
+    REQUIRE(mt_image_new(img, w, h, channels, NULL) == MT_OK);
+    double cx = w * 0.45, cy = h * 0.55, rx = w * 0.25, ry = h * 0.3;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            double r = hypot((x - cx) / rx, (y - cy) / ry), d = fabs(r - 1.0) * fmin(rx, ry);
+            uint8_t v = d < pen / 2 ? 0 : 255;
+            uint8_t *p = img->pixels + ((size_t)y * w + x) * channels;
+            for (int c = 0; c < channels; c++) p[c] = v;
+            if (channels == 2 || channels == 4) p[channels - 1] = 255;
+        }
+}
+
+typedef struct {
+    int x0, y0, x1, y1; /* bounding box of nonzero pixels, inclusive */
+    double cx, cy, max;
+} digit_stats;
+
+static digit_stats stats28(const float *x) {
+    digit_stats s = {28, 28, -1, -1, 0, 0, 0};
+    double mass = 0;
+    for (int y = 0; y < 28; y++)
+        for (int i = 0; i < 28; i++) {
+            float v = x[y * 28 + i];
+            CHECK_MSG(v >= 0 && v <= 1, "pixel (%d, %d) = %g is outside [0, 1]", i, y, v);
+            if (v <= 0) continue;
+            s.x0 = i < s.x0 ? i : s.x0;
+            s.x1 = i > s.x1 ? i : s.x1;
+            s.y0 = y < s.y0 ? y : s.y0;
+            s.y1 = y > s.y1 ? y : s.y1;
+            mass += v;
+            s.cx += v * i;
+            s.cy += v * y;
+            s.max = v > s.max ? v : s.max;
+        }
+    s.cx /= mass;
+    s.cy /= mass;
+    return s;
+}
+
+MT_TEST(digit_is_cropped_scaled_and_centred_as_mnist) {
+    mt_image img;
+    float x[784];
+    mt_error err = {0};
+    draw_ring(&img, 150, 240, 1, 16);
+    REQUIRE(mt_image_to_mnist(&img, x, &err) == MT_OK);
+    digit_stats s = stats28(x);
+    /* The taller side fills 20 pixels, the other keeps the aspect ratio (0.25/0.3 * 150/240 ≈ 0.52). */
+    CHECK_MSG(s.y1 - s.y0 + 1 == 20, "height %d, expected 20", s.y1 - s.y0 + 1);
+    CHECK_MSG(abs(s.x1 - s.x0 + 1 - 11) <= 1, "width %d, expected about 11", s.x1 - s.x0 + 1);
+    /* Centre of mass at MNIST's (14, 14), to the whole-pixel shift MNIST used. */
+    CHECK_MSG(fabs(s.cx - 14) <= 0.5 + 1e-6 && fabs(s.cy - 14) <= 0.5 + 1e-6, "centre of mass (%.2f, %.2f)", s.cx, s.cy);
+    CHECK_NEAR(s.max, 1.0, 1e-6);
+    CHECK(x[0] == 0 && x[27] == 0 && x[783] == 0);
+    mt_image_free(&img);
+}
+
+MT_TEST(digit_polarity_and_alpha_do_not_matter) {
+    mt_image dark, light, rgba;
+    float a[784], b[784], c[784];
+    mt_error err = {0};
+    draw_ring(&dark, 90, 120, 3, 10);
+    draw_ring(&light, 90, 120, 3, 10);
+    for (size_t i = 0; i < (size_t)90 * 120 * 3; i++) light.pixels[i] = (uint8_t)(255 - light.pixels[i]);
+    /* Black ink on a transparent background: the background's colour (black) is hidden. */
+    draw_ring(&rgba, 90, 120, 4, 10);
+    for (size_t i = 0; i < (size_t)90 * 120; i++)
+        if (rgba.pixels[4 * i] == 255) memset(rgba.pixels + 4 * i, 0, 4);
+    REQUIRE(mt_image_to_mnist(&dark, a, &err) == MT_OK && mt_image_to_mnist(&light, b, &err) == MT_OK &&
+            mt_image_to_mnist(&rgba, c, &err) == MT_OK);
+    for (int i = 0; i < 784; i++) {
+        CHECK_NEAR(a[i], b[i], 1e-6);
+        CHECK_NEAR(a[i], c[i], 1e-6);
+    }
+    CHECK(stats28(a).max == 1.0); /* ink is white, as in MNIST */
+    mt_image_free(&dark);
+    mt_image_free(&light);
+    mt_image_free(&rgba);
+}
+
+MT_TEST(digit_thin_strokes_survive_downscaling) {
+    /* A one-pixel diagonal line across 400x400 becomes a visible stroke, not dust. */
+    mt_image img;
+    float x[784];
+    mt_error err = {0};
+    REQUIRE(mt_image_new(&img, 400, 400, 1, NULL) == MT_OK);
+    memset(img.pixels, 255, 400 * 400);
+    for (int i = 20; i < 380; i++) img.pixels[i * 400 + i] = 0;
+    REQUIRE(mt_image_to_mnist(&img, x, &err) == MT_OK);
+    int strong = 0;
+    for (int i = 0; i < 784; i++) strong += x[i] > 0.5f;
+    CHECK_MSG(strong >= 20, "only %d pixels above 0.5", strong);
+    mt_image_free(&img);
+}
+
+MT_TEST(digit_blank_picture_is_an_error) {
+    mt_image img;
+    float x[784];
+    mt_error err = {0};
+    REQUIRE(mt_image_new(&img, 50, 50, 1, NULL) == MT_OK);
+    memset(img.pixels, 240, 2500);
+    img.pixels[1234] = 230; /* a speck of dust is not a digit */
+    CHECK(mt_image_to_mnist(&img, x, &err) == MT_ERR_FORMAT);
+    CHECK_MSG(strstr(err.msg, "no digit found") != NULL, "%s", err.msg);
+    mt_image_free(&img);
+}
+
+/* ---- mytorch predict ---------------------------------------------------------------- */
+
+#include "cli_run.h"
+#include "io/json.h"
+
+#include <unistd.h>
+
+#define REF_LENET MT_SOURCE_DIR "/../shared/reference-weights/lenet-reference.safetensors"
+#define IMAGES MT_SOURCE_DIR "/tests/images/"
+
+static const char *DIGITS[10] = {"digit0.png", "digit1.png", "digit2.png", "digit3.png", "digit4.png",
+                                 "digit5.png", "digit6.pgm", "digit7.pgm", "digit8.png", "digit9.png"};
+
+MT_TEST(predict_reads_every_hand_drawn_digit_right) {
+    if (access(REF_LENET, R_OK) != 0) {
+        mt_test_skip("no reference LeNet beside the repository");
+        return;
+    }
+    char args[4096];
+    int n = snprintf(args, sizeof args, "predict --checkpoint '%s' --json --top 2", REF_LENET);
+    for (int d = 0; d < 10; d++) n += snprintf(args + n, sizeof args - (size_t)n, " '%s%s'", IMAGES, DIGITS[d]);
+    cli_result r;
+    cli_run(&r, args);
+    REQUIRE(r.status == 0);
+    CHECK_MSG(cli_lines(r.out) == 10, "expected 10 lines: %s", r.out);
+    const char *line = r.out;
+    for (int d = 0; d < 10 && *line; d++) {
+        const char *end = strchr(line, '\n');
+        REQUIRE(end);
+        mt_json j;
+        mt_json_error je;
+        REQUIRE(mt_json_parse(line, (size_t)(end - line), &j, &je));
+        const mt_json *file = mt_json_get(&j, "file"), *pred = mt_json_get(&j, "prediction"),
+                      *probs = mt_json_get(&j, "probabilities"), *top = mt_json_get(&j, "top");
+        REQUIRE(file && file->kind == MT_JSON_STRING && pred && pred->kind == MT_JSON_INT && probs &&
+                probs->kind == MT_JSON_ARRAY && probs->n_items == 10 && top && top->kind == MT_JSON_ARRAY);
+        CHECK_MSG(strstr(file->string, DIGITS[d]) != NULL, "line %d is for %s", d, file->string);
+        CHECK_MSG(pred->integer == d, "%s is predicted %lld", DIGITS[d], (long long)pred->integer);
+        double sum = 0;
+        for (size_t k = 0; k < 10; k++) sum += probs->items[k].kind == MT_JSON_NUMBER ? probs->items[k].number : 0;
+        CHECK_NEAR(sum, 1.0, 1e-4);
+        CHECK(top->n_items == 2);
+        mt_json_free(&j);
+        line = end + 1;
+    }
+}
+
+MT_TEST(predict_text_output) {
+    if (access(REF_LENET, R_OK) != 0) {
+        mt_test_skip("no reference LeNet beside the repository");
+        return;
+    }
+    cli_result r;
+    cli_run(&r, "predict --checkpoint '" REF_LENET "' --top 3 '" IMAGES "digit3.png'");
+    CHECK_MSG(r.status == 0 && cli_lines(r.out) == 1, "exit %d: %s%s", r.status, r.out, r.err);
+    CHECK_MSG(strstr(r.out, "digit3.png: 3  (3 ") != NULL && cli_number_after(r.out, "(3 ") > 50,
+              "unexpected output: %s", r.out);
+}
+
+static void expect_predict_error(const char *args, int status, const char *needle) {
+    cli_result r;
+    cli_run(&r, args);
+    CHECK_MSG(r.status == status, "mytorch %s: exit %d, expected %d (stderr: %s)", args, r.status, status, r.err);
+    CHECK_MSG(cli_lines(r.err) == 1 && strstr(r.err, needle), "mytorch %s: expected one line with '%s': %s", args,
+              needle, r.err);
+}
+
+MT_TEST(predict_rejects_bad_images_and_usage) {
+    expect_predict_error("predict --checkpoint '" REF_LENET "' '" IMAGES "not-an-image.png'", 1,
+                         "not-an-image.png: not a PNG or PGM image (starts with \"This is \")");
+    expect_predict_error("predict --checkpoint '" REF_LENET "' /nonexistent/seven.png", 1,
+                         "/nonexistent/seven.png: cannot open");
+    expect_predict_error("predict '" IMAGES "digit3.png'", 2, "--checkpoint FILE is required");
+    expect_predict_error("predict --checkpoint '" REF_LENET "'", 2, "no IMAGE given");
+    expect_predict_error("predict --checkpoint '" REF_LENET "' --top 11 '" IMAGES "digit3.png'", 2, "--top must be between");
+    expect_predict_error("predict --checkpoint /nonexistent.safetensors '" IMAGES "digit3.png'", 1,
+                         "/nonexistent.safetensors");
+}

@@ -11,6 +11,8 @@
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_models(int argc, char **argv);
+/* mytorch predict --checkpoint FILE [--top K] [--json] IMAGE... (tools/predict.c) */
+int cmd_predict(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_figures(int argc, char **argv);
 int cmd_report(int argc, char **argv);

@@ -14,6 +14,7 @@ static void usage(FILE *f) {
             "commands:\n"
             "  train     train a model on MNIST (mytorch train --model fcn)\n"
             "  eval      evaluate a checkpoint on the MNIST test set\n"
+            "  predict   classify pictures of digits (mytorch predict --checkpoint FILE IMAGE...)\n"
             "  models    list the models and their default recipes\n"
             "  bench     measure SGEMM through mytorch's GEMM (the peak bench/run.sh compares with)\n"
             "  figures   draw a run's charts, confusion matrix, misclassified digits and filters\n"
@@ -71,6 +72,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "train") == 0) return cmd_train(argc, argv);
     if (strcmp(cmd, "eval") == 0) return cmd_eval(argc, argv);
     if (strcmp(cmd, "models") == 0) return cmd_models(argc, argv);
+    if (strcmp(cmd, "predict") == 0) return cmd_predict(argc, argv);
     if (strcmp(cmd, "bench") == 0) return cmd_bench(argc, argv);
     if (strcmp(cmd, "figures") == 0) return cmd_figures(argc, argv);
     if (strcmp(cmd, "report") == 0) return cmd_report(argc, argv);

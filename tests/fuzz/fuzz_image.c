@@ -6,8 +6,9 @@
  *
  * Build and run from the repository root (clang with libFuzzer):
  *   clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc \
- *       -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION tests/fuzz/fuzz_image.c src/io/png_read.c src/io/pgm.c src/io/image.c src/io/file.c \
- *       src/data/digit.c src/core/error.c -lz -lm -o /tmp/fuzz_image
+ *       -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION tests/fuzz/fuzz_image.c src/io/png_read.c \
+ *       src/io/pgm.c src/io/image.c src/io/file.c src/data/digit.c src/core/error.c \
+ *       -lz -lm -o /tmp/fuzz_image
  *   mkdir -p /tmp/image_corpus && /tmp/fuzz_image -max_total_time=60 -max_len=4096 \
  *       /tmp/image_corpus tests/fuzz/corpus/image
  * FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION (libFuzzer's convention) skips the PNG chunk

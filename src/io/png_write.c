@@ -1,12 +1,12 @@
 /* The PNG writer: signature, IHDR, one IDAT (zlib), IEND, each chunk with its CRC-32.
  * Each row gets the filter (None, Sub or Up) whose output has the smallest sum of
  * absolute values, the usual cheap heuristic that helps zlib on smooth images. */
+#include "io/png.h"
 #include "mytorch/file.h"
 #include "mytorch/image.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 static void put_u32(uint8_t *p, uint32_t v) {
     p[0] = (uint8_t)(v >> 24);
@@ -21,7 +21,7 @@ static void put_chunk(uint8_t *out, size_t *pos, const char type[4], const uint8
     put_u32(p, (uint32_t)len);
     memcpy(p + 4, type, 4);
     if (len && data != p + 8) memcpy(p + 8, data, len);
-    put_u32(p + 8 + len, (uint32_t)crc32(0L, p + 4, (uInt)(len + 4)));
+    put_u32(p + 8 + len, mt_png_chunk_crc(p + 4, len));
     *pos += len + 12;
 }
 
@@ -49,7 +49,7 @@ static void filter_row(uint8_t *dst, const uint8_t *row, const uint8_t *prev, si
 mt_status mt_png_encode(const mt_image *img, uint8_t **data, size_t *len, mt_error *err) {
     *data = NULL;
     *len = 0;
-    static const uint8_t color_type[5] = {0, 0, 4, 2, 6}; /* by channels: grey, grey+alpha, RGB, RGBA */
+    static const uint8_t color_type[5] = {0, MT_PNG_GREY, MT_PNG_GREY_ALPHA, MT_PNG_RGB, MT_PNG_RGBA}; /* by channels */
     if (!img || !img->pixels || img->width < 1 || img->height < 1 || img->channels < 1 || img->channels > 4 ||
         (int64_t)img->width * img->height > (int64_t)1 << 28)
         return mt_error_set(err, MT_ERR_ARG, "cannot encode a PNG of %d x %d pixels with %d channels",
@@ -73,8 +73,7 @@ mt_status mt_png_encode(const mt_image *img, uint8_t **data, size_t *len, mt_err
         return mt_error_set(err, MT_ERR_NOMEM, "zlib could not compress a %d x %d PNG (error %d)", img->width,
                             img->height, zs);
     }
-    static const uint8_t signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-    memcpy(out, signature, 8);
+    memcpy(out, MT_PNG_SIGNATURE, 8);
     uint8_t ihdr[13];
     put_u32(ihdr, (uint32_t)img->width);
     put_u32(ihdr + 4, (uint32_t)img->height);

@@ -117,6 +117,7 @@ mt_status mt_image_to_mnist(const mt_image *img, float *out, mt_error *err) {
             if (v > top) top = v;
         }
     free(ink);
+    if (!(top > 0)) return mt_error_set(err, MT_ERR_FORMAT, "no digit found (nothing left after scaling)");
     for (int i = 0; i < nw * nh; i++) {
         small[i] /= top; /* the strongest stroke is full white, as in MNIST */
         mass += small[i];

@@ -52,6 +52,9 @@ done
 declare -A BATCH=([fcn]=100 [cnn1]=32 [cnn2]=32 [lenet]=100 [resnet8]=32 [vit]=64)
 # Inference batch: mytorch's per-model eval batch ('evalb' column); PyTorch uses the same.
 declare -A EVALB=()
+# Forward MFLOPs per image ('mytorch models', counted by the ops): a training step costs
+# three times the forward (the backward computes two products per forward one).
+declare -A MFLOPS=()
 MODEL_LIST=$("$MT" models)
 IFS=, read -r -a MODEL_ARR <<<"$MODELS"
 ((${#MODEL_ARR[@]})) || die "--models is empty"
@@ -60,6 +63,8 @@ for m in "${MODEL_ARR[@]}"; do
     [[ -n $b ]] || die "unknown model '$m' (mytorch models lists: $(awk 'NR>1{printf "%s ",$1}' <<<"$MODEL_LIST"))"
     BATCH[$m]=$b
     EVALB[$m]=$(awk -v m="$m" 'NR==1{for(i=1;i<=NF;i++) if($i=="evalb") c=i; next} $1==m && c{print $c}' <<<"$MODEL_LIST")
+    MFLOPS[$m]=$(awk -v m="$m" 'NR==1{for(i=1;i<=NF;i++) if($i=="MFLOPs") c=i; next} $1==m && c{print $c}' <<<"$MODEL_LIST")
+    [[ -n ${MFLOPS[$m]} ]] || die "no MFLOPs for '$m' in mytorch models"
     [[ -n ${EVALB[$m]} ]] || EVALB[$m]=1000
 done
 
@@ -81,6 +86,15 @@ jnum() { sed -n "s/.*\"$1\": *\(-\{0,1\}[0-9][0-9.eE+-]*\).*/\1/p" | head -1; }
 jstr() { sed -n "s/.*\"$1\": *\"\([^\"]*\)\".*/\1/p" | head -1; }
 median() { sort -g | awk '{v[NR]=$1} END{if(!NR){print "nan"; exit} print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 need() { [[ -n $2 ]] || fail "could not parse $1"; echo "$2"; }
+
+# The machine's SGEMM peak, through mytorch's own GEMM path, in the same environment and
+# thread count as the models (a 2048^3 product, best of 5; 256^3 in smoke mode).
+SGEMM_SIZE=2048
+((SMOKE)) && SGEMM_SIZE=256
+SGEMM=$("${BASE_ENV[@]}" "$MT" bench --json --size "$SGEMM_SIZE" --threads "$THREADS") || fail "mytorch bench failed"
+PEAK=$(jnum gflops <<<"$SGEMM")
+[[ -n $PEAK ]] || fail "could not parse the SGEMM rate from: $SGEMM"
+echo "SGEMM ${SGEMM_SIZE}^3 on $THREADS threads: $PEAK GFLOP/s" >&2
 
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
@@ -136,8 +150,10 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{if (a=="n/a" || b=="n/a" || b+0==0) pri
 fmt() { awk -v x="$1" -v f="$2" 'BEGIN{if (x=="n/a") print x; else printf f, x}'; }
 pct() { awk -v x="$1" 'BEGIN{if (x=="n/a") print x; else printf "%.2f%%", 100*x}'; }
 runs() { awk -v c="$2" '{printf "%s%s", (NR > 1 ? " " : ""), $c}' "$1"; }
-TABLE="| model | batch | mytorch s/epoch | PyTorch s/epoch | speed-up | mytorch infer img/s | PyTorch infer img/s | ratio | mytorch RSS MB | PyTorch RSS MB | ratio | accuracy mytorch / PyTorch |
-|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+# Training GFLOP/s: 3 x forward MFLOPs x 60,000 images per epoch; % of the SGEMM peak.
+gflops() { awk -v f="$1" -v t="$2" -v p="$PEAK" 'BEGIN{if (t=="n/a" || t+0==0) print "n/a"; else {g=3*f*60000/1000/t; printf "%.1f (%.0f%%)", g, 100*g/p}}'; }
+TABLE="| model | batch | mytorch s/epoch | PyTorch s/epoch | speed-up | mytorch GFLOP/s (% peak) | PyTorch GFLOP/s (% peak) | mytorch infer img/s | PyTorch infer img/s | ratio | mytorch RSS MB | PyTorch RSS MB | ratio | accuracy mytorch / PyTorch |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 NOTES=
 for m in "${MODEL_ARR[@]}"; do
     mt_s=$(col "$TMP/$m.mt" 1) mt_i=$(col "$TMP/$m.mt" 2) mt_ti=$(col "$TMP/$m.mt" 3)
@@ -147,7 +163,7 @@ for m in "${MODEL_ARR[@]}"; do
         pt_s=$(col "$TMP/$m.pt" 1) pt_i=$(col "$TMP/$m.pt" 2) pt_r=$(col "$TMP/$m.pt" 4) pt_a=$(col "$TMP/$m.pt" 5)
     fi
     TABLE+="
-| $m | ${BATCH[$m]} | $(fmt "$mt_s" %.3f) | $(fmt "$pt_s" %.3f) | $(ratio "$pt_s" "$mt_s") | $(fmt "$mt_i" %.0f) | $(fmt "$pt_i" %.0f) | $(ratio "$mt_i" "$pt_i") | $(fmt "$mt_r" %.1f) | $(fmt "$pt_r" %.1f) | $(ratio "$pt_r" "$mt_r") | $(pct "$mt_a") / $(pct "$pt_a") |"
+| $m | ${BATCH[$m]} | $(fmt "$mt_s" %.3f) | $(fmt "$pt_s" %.3f) | $(ratio "$pt_s" "$mt_s") | $(gflops "${MFLOPS[$m]}" "$mt_s") | $(gflops "${MFLOPS[$m]}" "$pt_s") | $(fmt "$mt_i" %.0f) | $(fmt "$pt_i" %.0f) | $(ratio "$mt_i" "$pt_i") | $(fmt "$mt_r" %.1f) | $(fmt "$pt_r" %.1f) | $(ratio "$pt_r" "$mt_r") | $(pct "$mt_a") / $(pct "$pt_a") |"
     NOTES+="- $m, every run: mytorch s/epoch [$(runs "$TMP/$m.mt" 1)], infer img/s [$(runs "$TMP/$m.mt" 2)]; in-training test pass (timing.jsonl eval_images_per_s) median $(fmt "$mt_ti" %.0f) img/s"
     ((HAVE_PT)) && NOTES+="; PyTorch s/epoch [$(runs "$TMP/$m.pt" 1)], infer img/s [$(runs "$TMP/$m.pt" 2)]"
     NOTES+=$'\n'
@@ -186,6 +202,7 @@ mkdir -p "$(dirname "$OUT")"
     echo "- CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(nproc) cores online; memory $(awk '/MemTotal/{printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
     echo "- Load average (1/5/15 min): $LOAD_BEFORE before, $LOAD_AFTER after"
     echo "- mytorch: $MT_VERSION"
+    echo "- SGEMM peak, measured in this run: $PEAK GFLOP/s (\`mytorch bench --size $SGEMM_SIZE --threads $THREADS\`, ${SGEMM_SIZE}^3, best of 5, through mytorch's GEMM)"
     echo "- PyTorch: $( ((HAVE_PT)) && echo "torch $PT_VERSION via $PY; BLAS: $PT_BLAS; OpenBLAS core $PT_CORENAME (OPENBLAS_CORETYPE=${PT_CORE:-unset})" || echo "not found")"
     echo "- OpenBLAS packages: ${OPENBLAS_PKG:-unknown}; libblas.so.3 alternative -> $LIBBLAS"
     echo "- Environment for both: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (PyTorch then gets the core above), OMP_NUM_THREADS=$THREADS, --threads $THREADS, OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset}"
@@ -196,6 +213,7 @@ mkdir -p "$(dirname "$OUT")"
     echo "one epoch on the 60,000 training images from a fresh process, then measures inference"
     echo "on the 10,000 test images in batches of the model's eval batch (both frameworks; fcn 1000). Speed-up = PyTorch s/epoch / mytorch"
     echo "s/epoch; inference ratio = mytorch img/s / PyTorch img/s; RSS ratio = PyTorch / mytorch."
+    echo "GFLOP/s is the training rate: 3 x the forward FLOPs per image (\`mytorch models\`, counted by the ops) x 60,000 images / s/epoch, for both frameworks (the same model, so the same FLOPs), with its share of the SGEMM peak above."
     echo "Inference is timed on a warm second pass in both: \`mytorch eval --json --warmup\` and"
     echo "bench/pytorch_bench.py (which warms up once). RSS is the peak of the"
     echo "training process (which also runs the test pass) for both."

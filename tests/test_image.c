@@ -3,12 +3,15 @@
  * test checks the decoder's pixels against those values, or an interlaced file against
  * its plain twin. Hostile files are built here, chunk by chunk, with correct CRCs where
  * the point is another fault. */
+#include "cli_run.h"
+#include "io/json.h"
 #include "io/png.h"
 #include "mytorch/image.h"
 #include "test.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define PNG_DIR MT_SOURCE_DIR "/tests/images/png/"
 
@@ -403,11 +406,6 @@ MT_TEST(digit_blank_picture_is_an_error) {
 }
 
 /* ---- mytorch predict ---------------------------------------------------------------- */
-
-#include "cli_run.h"
-#include "io/json.h"
-
-#include <unistd.h>
 
 #define REF_LENET MT_SOURCE_DIR "/../shared/reference-weights/lenet-reference.safetensors"
 #define IMAGES MT_SOURCE_DIR "/tests/images/"

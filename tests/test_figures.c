@@ -279,6 +279,13 @@ MT_TEST(figures_and_report_refuse_bad_run_folders) {
     snprintf(args, sizeof args, "report '%s'", dir);
     expect_error(args, 1, "best.safetensors");
     CHECK(!cli_exists(dir, "report.html") && !cli_exists(dir, "figures"));
+    const char *helps[2] = {"figures --help", "report --help"};
+    for (int k = 0; k < 2; k++) {
+        cli_result r;
+        cli_run(&r, helps[k]);
+        CHECK_MSG(r.status == 0 && strstr(r.out, "RUN_DIR... [flags]") && strstr(r.out, "--data DIR"), "mytorch %s: %s",
+                  helps[k], r.out);
+    }
     expect_error("figures", 2, "give a run folder");
     expect_error("report", 2, "give one or more run folders");
     snprintf(args, sizeof args, "report '%s' --bogus", dir);

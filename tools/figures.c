@@ -46,8 +46,8 @@ static void accuracy_range(const svg_series *s, int n, double *lo, double *hi) {
                 mn = fmin(mn, s[k].y[i]);
                 mx = fmax(mx, s[k].y[i]);
             }
-    double ticks[SVG_MAX_TICKS], step;
-    int nt = svg_nice_ticks(mn, fmin(mx, 100.0), 8, false, ticks, &step);
+    double ticks[SVG_MAX_TICKS], step, pad = 0.03 * (mx - mn); /* room for the markers */
+    int nt = svg_nice_ticks(mn - pad, fmin(mx + pad, 100.0), 8, false, ticks, &step);
     *lo = isfinite(mn) ? ticks[0] : NAN;
     *hi = isfinite(mx) ? fmin(ticks[nt - 1], 100.0) : NAN;
 }
@@ -86,7 +86,10 @@ bool figures_overlay_svg(textbuf *out, const char *title, const char *metric, co
     if (!ok) mt_error_set(err, MT_ERR_NOMEM, "out of memory");
     for (int k = 0; ok && k < n; k++) {
         ok = runlog_load(run_dirs[k], &logs[k], err);
-        if (ok && !(xy[k] = metric_arrays(&logs[k], metric, scale))) ok = mt_error_set(err, MT_ERR_NOMEM, "out of memory") == MT_OK;
+        if (ok && !(xy[k] = metric_arrays(&logs[k], metric, scale))) {
+            mt_error_set(err, MT_ERR_NOMEM, "out of memory");
+            ok = false;
+        }
         if (ok) series[k] = (svg_series){labels[k], xy[k], xy[k] + logs[k].n, logs[k].n};
     }
     if (ok) epoch_chart(out, title, y_label, series, n, scale != 1.0);
@@ -229,7 +232,8 @@ static bool filters_png(const char *path, const mt_module *model, bool *written,
     uint8_t *cell = malloc((size_t)KH * (size_t)KW);
     if (!cell) {
         mt_image_free(&img);
-        return mt_error_set(err, MT_ERR_NOMEM, "out of memory") == MT_OK;
+        mt_error_set(err, MT_ERR_NOMEM, "out of memory");
+        return false;
     }
     for (int o = 0; o < O; o++) {
         const float *f = w->data + (size_t)o * (size_t)(w->numel / O); /* input channel 0 */
@@ -255,8 +259,10 @@ static bool test_pass_run(const checkpoint_model *cm, const mt_dataset *test, te
     bool ok = ctx && tp->mistakes;
     if (!ok) mt_error_set(err, MT_ERR_NOMEM, "out of memory");
     ok = ok && mt_loader_init(&loader, test, cm->info->recipe.eval_batch, false, 0, cm->mean, cm->std, err) == MT_OK;
-    if (ok && !evaluate_each(cm->model, ctx, &loader, ev, collect, tp))
-        ok = mt_error_set(err, MT_ERR_ARG, "evaluation failed: %s", mt_ctx_error(ctx)->msg) == MT_OK;
+    if (ok && !evaluate_each(cm->model, ctx, &loader, ev, collect, tp)) {
+        mt_error_set(err, MT_ERR_ARG, "evaluation failed: %s", mt_ctx_error(ctx)->msg);
+        ok = false;
+    }
     mt_loader_free(&loader);
     mt_ctx_free(ctx);
     return ok;
@@ -287,13 +293,18 @@ bool figures_write_run(const char *run_dir, const char *data_dir, mt_error *err)
     if (ok && checkpoint_model_load(path, NULL, &cm, err) != 0) ok = false;
     ok = ok && mt_mnist_load(data_dir, false, &test, err) == MT_OK && test_pass_run(&cm, &test, &tp, &ev, err);
     snprintf(dir, sizeof dir, "%s/figures", run_dir);
-    if (ok && mkdir(dir, 0777) != 0 && errno != EEXIST)
-        ok = mt_error_set(err, MT_ERR_IO, "cannot create '%s': %s", dir, strerror(errno)) == MT_OK;
+    if (ok && mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        mt_error_set(err, MT_ERR_IO, "cannot create '%s': %s", dir, strerror(errno));
+        ok = false;
+    }
     if (ok) {
         acc = metric_arrays(&log, "test_accuracy", 100.0);
         train = metric_arrays(&log, "train_loss", 1.0);
         test_loss = metric_arrays(&log, "test_loss", 1.0);
-        if (!acc || !train || !test_loss) ok = mt_error_set(err, MT_ERR_NOMEM, "out of memory") == MT_OK;
+        if (!acc || !train || !test_loss) {
+            mt_error_set(err, MT_ERR_NOMEM, "out of memory");
+            ok = false;
+        }
     }
     if (ok) {
         int n = log.n;

@@ -81,6 +81,7 @@ static const char style[] =
     "h1{font-size:24px}h2{font-size:20px;margin-top:32px;border-bottom:1px solid #ccc}h3{font-size:16px}\n"
     "table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:4px 10px;text-align:left}"
     "th{background:#f2f2f2}td.num{text-align:right;font-variant-numeric:tabular-nums}\n"
+    ".tables{display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start}\n"
     ".figures{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}"
     ".figures figure{margin:0}figcaption{font-size:13px;color:#555}\n"
     "svg{max-width:100%;height:auto}img.pixels{image-rendering:pixelated;max-width:100%}\n";
@@ -130,7 +131,8 @@ static void config_table(textbuf *b, const mt_safetensors *st) {
 
 /* Final and best epochs of a run. */
 static void metrics_table(textbuf *b, const runlog *log) {
-    const runlog_epoch *last = &log->epochs[log->n - 1], *best = &log->epochs[runlog_best(log)];
+    int bi = runlog_best(log);
+    const runlog_epoch *last = &log->epochs[log->n - 1], *best = bi >= 0 ? &log->epochs[bi] : last;
     textbuf_puts(b, "<table>\n<tr><th></th><th>epoch</th><th>test accuracy</th><th>test loss</th><th>training loss</th>"
                     "</tr>\n");
     const runlog_epoch *rows[2] = {last, best};
@@ -186,8 +188,10 @@ static bool run_section(textbuf *b, const char *run_dir, const char *data, const
         textbuf_printf(b, "</%s>\n<p>Run folder <code>", heading);
         textbuf_xml(b, run_dir);
         textbuf_printf(b, "</code>: %d epochs.</p>\n", log.n);
+        textbuf_puts(b, "<div class=\"tables\">\n");
         metrics_table(b, &log);
         config_table(b, &st);
+        textbuf_puts(b, "</div>\n");
         textbuf_puts(b, "<div class=\"figures\">\n");
     }
     for (int f = 0; ok && f < N_FIGURES; f++) {
@@ -207,7 +211,8 @@ static bool comparison(textbuf *b, const char *const *runs, const char *const *l
     for (int k = 0; k < n; k++) {
         runlog log;
         if (!runlog_load(runs[k], &log, err)) return false;
-        const runlog_epoch *last = &log.epochs[log.n - 1], *best = &log.epochs[runlog_best(&log)];
+        int bi = runlog_best(&log);
+        const runlog_epoch *last = &log.epochs[log.n - 1], *best = bi >= 0 ? &log.epochs[bi] : last;
         textbuf_puts(b, "<tr><th>");
         textbuf_xml(b, labels[k]);
         textbuf_printf(b,

@@ -78,6 +78,9 @@ void svg_draw_line_chart(textbuf *b, const svg_line_chart *c) {
         }
     }
     if (!isfinite(x_min)) x_min = x_max = 0.0, y_min = y_max = 0.0;
+    double y_pad = 0.03 * (y_max - y_min); /* fitted ends leave room for the markers */
+    y_min -= y_pad;
+    y_max += y_pad;
     if (isfinite(c->y_lo)) y_min = c->y_lo;
     if (isfinite(c->y_hi)) y_max = c->y_hi;
 

@@ -20,6 +20,10 @@ MT_TEST(e2e_fcn_one_epoch_reaches_94_percent) {
     CHECK_MSG(acc >= 94.0, "fcn after one epoch: %.2f%% < 94.0%%", acc);
     CHECK(cli_exists(dir, "best.safetensors") && cli_exists(dir, "last.safetensors") && cli_exists(dir, "metrics.jsonl"));
     CHECK(!cli_exists(dir, "best.safetensors.tmp") && !cli_exists(dir, "last.safetensors.tmp"));
+    /* The end of a run draws its figures and says where they are. */
+    CHECK(cli_exists(dir, "figures/accuracy.svg") && cli_exists(dir, "figures/loss.svg") &&
+          cli_exists(dir, "figures/confusion.svg") && cli_exists(dir, "figures/misclassified.png"));
+    CHECK_MSG(strstr(r.out, "figures: ") != NULL, "no figures line in: %s", r.out);
 
     snprintf(args, sizeof args, "eval --checkpoint '%s/best.safetensors' --data '%s' --json", dir, mt_test_data_dir());
     cli_run(&r, args);

@@ -3,6 +3,7 @@
  * training state (for --resume) in --out. */
 #include "args.h"
 #include "cli.h"
+#include "figures.h"
 #include "train_state.h"
 #include "mytorch/checkpoint.h"
 #include "mytorch/models.h"
@@ -571,6 +572,14 @@ int cmd_train(int argc, char **argv) {
            100.0 * prog.best_accuracy, prog.best_loss, prog.best_epoch);
     printf("checkpoints: %s/last.safetensors, %s/best.safetensors; metrics: %s/metrics.jsonl (timing.jsonl beside it); "
            "training state: %s/state.safetensors\n", o.out, o.out, o.out, o.out);
+    fflush(stdout);
+    /* The run's pictures, from its metrics and its best checkpoint (one more test pass). */
+    if (!figures_write_run(o.out, o.data, &err)) {
+        cli_error("the run finished and its checkpoints are kept, but its figures could not be written: %s", err.msg);
+        goto done;
+    }
+    printf("figures: %s/figures/ (curves, confusion matrix, misclassified digits); `mytorch report %s` puts them in "
+           "one HTML page\n", o.out, o.out);
     status = 0;
 done:
     mt_safetensors_free(&state);

@@ -5,7 +5,7 @@ CMAKE_FLAGS ?=
 MODEL ?= fcn
 EPOCHS ?=
 
-.PHONY: all deps data build run test test-sanitize bench clean
+.PHONY: all deps data build run test test-sanitize fuzz bench clean
 
 all: build
 
@@ -34,8 +34,13 @@ test-sanitize: deps
 	@cmake --build $(BUILD)-sanitize -j $$(nproc)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)-sanitize/mytorch_tests
 
+# Every libFuzzer harness for FUZZ_SECONDS each (clang; tests/fuzz/run.sh).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	tests/fuzz/run.sh $(FUZZ_SECONDS)
+
 bench: deps data build
 	bench/run.sh
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-sanitize
+	rm -rf $(BUILD) $(BUILD)-sanitize build-fuzz

@@ -8,7 +8,7 @@
 set -euo pipefail
 
 want=(build-essential cmake pkg-config zlib1g-dev libopenblas0-openmp libopenblas-openmp-dev
-      libgomp1 ca-certificates)
+      libgomp1 ca-certificates clang libclang-rt-dev valgrind)
 for arg in "$@"; do
     case "$arg" in
     --torch) want+=(python3-torch python3-numpy) ;;

@@ -1,20 +1,29 @@
-/* libFuzzer target for the IDX reader: each input is written to a file and read back.
- * Every input must give MT_OK with dims that account for exactly the bytes returned, or
- * an error whose message names the path and an empty *out; no crash, no out-of-bounds
- * access, no leak.
+/* libFuzzer target for the IDX reader, plain and gzip. The first byte of each input picks
+ * how the rest reaches the reader: odd, gzip-compressed by the harness (so mutations of
+ * the IDX bytes reach the gzip path through a valid stream); even, written as it is (so
+ * raw gzip files, corrupt or not, are fuzzed too). Every input must give MT_OK with dims
+ * that account for exactly the bytes returned, or an error whose message names the path
+ * and an empty *out; no crash, no out-of-bounds access, no leak.
  *
- * Build and run from the repository root (clang with libFuzzer):
- *   clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude \
- *       tests/fuzz/fuzz_idx.c src/data/idx.c src/core/error.c -lz -o /tmp/fuzz_idx
- *   mkdir -p /tmp/idx_corpus && /tmp/fuzz_idx -max_total_time=60 /tmp/idx_corpus
- * A few small IDX files in the corpus, plain and gzipped, speed up coverage. */
+ * Build and run with tests/fuzz/run.sh SECONDS fuzz_idx (seeds: tests/fuzz/corpus/fuzz_idx,
+ * each a mode byte and a small IDX file, valid or nearly). */
 #include "mytorch/data.h"
 #include "fuzz_file.h"
 
 #include <string.h>
+#include <zlib.h>
+
+/* Writes data gzip-compressed to the scratch file; aborts only if the harness cannot. */
+static const char *write_gzip(const uint8_t *data, size_t size) {
+    const char *path = fuzz_write_file(NULL, 0);
+    gzFile gz = gzopen(path, "wb");
+    if (!gz || (size && gzwrite(gz, data, (unsigned)size) != (int)size) || gzclose(gz) != Z_OK) abort();
+    return path;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    const char *path = fuzz_write_file(data, size);
+    if (size == 0) return 0;
+    const char *path = data[0] & 1 ? write_gzip(data + 1, size - 1) : fuzz_write_file(data + 1, size - 1);
     mt_idx idx;
     mt_error err = {0};
     if (mt_idx_read(path, &idx, &err) == MT_OK) {

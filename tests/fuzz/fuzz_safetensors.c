@@ -2,13 +2,9 @@
  * Every input must give MT_OK with tensor buffers that hold numel elements, or an error
  * with a message and an empty *out; no crash, no out-of-bounds access, no leak.
  *
- * Build and run from the repository root (clang with libFuzzer):
- *   clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc \
- *       tests/fuzz/fuzz_safetensors.c src/io/safetensors.c src/io/json.c src/core/error.c \
- *       -o /tmp/fuzz_st
- *   mkdir -p /tmp/st_corpus && /tmp/fuzz_st -max_total_time=60 -max_len=4096 /tmp/st_corpus
- * A few small valid files in the corpus (one with metadata, an I64 and a 0-dim tensor)
- * speed up coverage; the reference checkpoints are large, so slow as seeds. */
+ * Build and run with tests/fuzz/run.sh SECONDS fuzz_safetensors (seeds:
+ * tests/fuzz/corpus/fuzz_safetensors: small valid files, one with metadata, an I64, a
+ * 0-dim and an empty tensor, and near-valid ones). */
 #include "mytorch/io.h"
 #include "fuzz_file.h"
 

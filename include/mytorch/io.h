@@ -3,9 +3,23 @@
  * safetensors: 8-byte little-endian header length N, N bytes of JSON
  * {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...,
  *  "__metadata__": {"key": "string value", ...}}, then the raw little-endian data.
- * The reader validates everything before it trusts it: header length against the file
- * size, JSON syntax, dtypes, shapes against byte ranges, ranges inside the data and not
- * overlapping. It accepts F32 and I64 tensors. */
+ * The reader validates everything before it trusts it, and refuses with a message that
+ * names the path, the problem and its byte offset:
+ *   - a file under 8 bytes, a header length over 100 MB or beyond the file;
+ *   - a header that is not strict JSON (RFC 8259: UTF-8, no trailing commas, no NUL
+ *     escapes or lone surrogates, nesting under MT_JSON_MAX_DEPTH), not an object, or
+ *     with a key twice in one object;
+ *   - a dtype other than F32 and I64; a shape with more than MT_MAX_DIMS dims, a negative
+ *     or fractional dim, or an element count that overflows;
+ *   - data_offsets that are not two non-negative integers [begin, end] with begin <= end
+ *     inside the data section, or whose length is not numel x the dtype's size;
+ *   - byte ranges that do not tile the data section, as the official safetensors reader
+ *     requires: sorted by offset, the first begins at 0, each begins where the one before
+ *     ends (no gap, no overlap) and the last ends at the end of the file. The header may
+ *     list tensors in any order.
+ * It accepts F32 and I64 tensors; "__metadata__" must map strings to strings. Names and
+ * shapes against a model are checked by mt_module_load_state_dict (checkpoint.h), which lists
+ * every missing, unexpected and mis-shaped tensor. */
 #ifndef MYTORCH_IO_H
 #define MYTORCH_IO_H
 

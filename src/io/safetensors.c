@@ -2,7 +2,8 @@
  *
  * The reader trusts nothing: the header length is checked against the file size and a
  * 100 MB cap, the JSON is parsed strictly (src/io/json.c), and every tensor's dtype,
- * shape and byte range is checked before a byte of data is read. Each tensor's data is
+ * shape and byte range is checked, and the ranges must tile the data section, before a
+ * byte of data is read. Each tensor's data is
  * copied into its own 64-byte aligned buffer. Every error names the path and, where one
  * applies, the byte offset in the file.
  *
@@ -199,21 +200,33 @@ static int cmp_range(const void *a, const void *b) {
     return (x->end > y->end) - (x->end < y->end);
 }
 
-/* Tensors may leave gaps between them but must not share a byte. */
-static mt_status check_overlaps(const reader *r, const mt_safetensors *st, byte_range *ranges) {
+/* As the official reader: the header may list tensors in any order, but their byte
+ * ranges, sorted, must tile the data section exactly (no gap, no shared byte, nothing
+ * after the last tensor). */
+static mt_status check_layout(const reader *r, const mt_safetensors *st, byte_range *ranges) {
     qsort(ranges, (size_t)st->n_tensors, sizeof *ranges, cmp_range);
     const byte_range *prev = NULL;
+    uint64_t expected = 0, base = 8 + r->header_len;
     for (int i = 0; i < st->n_tensors; i++) {
         const byte_range *cur = &ranges[i];
-        if (cur->begin == cur->end) continue; /* an empty tensor owns no bytes */
-        if (prev && cur->begin < prev->end)
-            return fail(r, MT_ERR_FORMAT, 8 + r->header_len + cur->begin,
+        const char *name = st->tensors[cur->index].name;
+        if (cur->begin < expected)
+            return fail(r, MT_ERR_FORMAT, base + cur->begin,
                         "tensors '%s' [%llu, %llu] and '%s' [%llu, %llu] overlap", st->tensors[prev->index].name,
-                        (unsigned long long)prev->begin, (unsigned long long)prev->end,
-                        st->tensors[cur->index].name, (unsigned long long)cur->begin,
+                        (unsigned long long)prev->begin, (unsigned long long)prev->end, name,
+                        (unsigned long long)cur->begin, (unsigned long long)cur->end);
+        if (cur->begin > expected)
+            return fail(r, MT_ERR_FORMAT, base + expected,
+                        "%llu unused bytes before tensor '%s' [%llu, %llu]: data_offsets must be contiguous",
+                        (unsigned long long)(cur->begin - expected), name, (unsigned long long)cur->begin,
                         (unsigned long long)cur->end);
         prev = cur;
+        expected = cur->end;
     }
+    if (expected != r->data_size)
+        return fail(r, MT_ERR_FORMAT, base + expected,
+                    "%llu bytes after the last tensor's data: data_offsets must cover the whole data section",
+                    (unsigned long long)(r->data_size - expected));
     return MT_OK;
 }
 
@@ -322,7 +335,7 @@ mt_status mt_safetensors_read(const char *path, mt_safetensors *out, mt_error *e
     mt_status s = read_prefix(&r, f);
     if (s == MT_OK) s = read_header(&r, f, &root);
     if (s == MT_OK) s = build(&r, &root, &st, &ranges);
-    if (s == MT_OK) s = check_overlaps(&r, &st, ranges);
+    if (s == MT_OK) s = check_layout(&r, &st, ranges);
     if (s == MT_OK) s = read_data(&r, f, &st, ranges); /* in file order, after the sort */
     mt_json_free(&root);
     free(ranges);

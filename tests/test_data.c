@@ -6,6 +6,8 @@
 #include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -205,6 +207,84 @@ MT_TEST(idx_rejects_corrupt_gzip) {
     fputc(0x5A ^ 0xFF, f);
     fclose(f);
     check_rejected(path, "gzip");
+    rm_tree(dir);
+}
+
+/* Caps the address space of this process at what it maps now plus extra bytes, so that a
+ * large allocation fails. Not under AddressSanitizer or valgrind, which map terabytes or
+ * their own tools' memory; there the messages alone are checked. */
+static bool cap_address_space(size_t extra) {
+#if defined(__SANITIZE_ADDRESS__)
+    return false;
+#else
+    const char *preload = getenv("LD_PRELOAD");
+    if (preload && strstr(preload, "vgpreload")) return false;
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long pages = 0;
+    bool ok = f && fscanf(f, "%lu", &pages) == 1;
+    if (f) fclose(f);
+    if (!ok) return false;
+    rlim_t now = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE);
+    struct rlimit rl = {now + extra, now + extra};
+    return setrlimit(RLIMIT_AS, &rl) == 0;
+#endif
+}
+
+/* Headers that promise up to 2^31 bytes of data in files of a few bytes must be refused
+ * before the data buffer is allocated: the reads run in a child whose address space is
+ * capped 64 MiB above what it already maps, so a reader that allocated first would fail
+ * with "out of memory" instead of the message checked here. */
+MT_TEST(idx_refuses_absurd_counts_before_allocating) {
+    char dir[256];
+    REQUIRE(make_tmpdir(dir, sizeof dir));
+    typedef struct {
+        const char *name;
+        uint32_t dims[3];
+        int ndim;
+        bool gz;
+        const char *expect;
+    } absurd_case;
+    static const absurd_case cases[] = {
+        {"2^31-images", {1u << 31, 28, 28}, 3, false, "dims promise more than 2147483648 bytes (dim 1 is 28)"},
+        {"2^31-images.gz", {1u << 31, 28, 28}, 3, true, "refusing to allocate"},
+        {"1M-images", {1000000, 28, 28}, 3, false, "truncated: expected 784000000 bytes of data, file has 4"},
+        {"1M-images.gz", {1000000, 28, 28}, 3, true, "expected 784000000 bytes of data, gzip stream has 4"},
+        {"2^31-labels", {1u << 31}, 1, false, "truncated: expected 2147483648 bytes of data, file has 4"},
+        {"2^31-labels.gz", {1u << 31}, 1, true, "expected 2147483648 bytes of data, gzip stream has 4"},
+    };
+    enum { N = sizeof cases / sizeof cases[0] };
+    char paths[N][512];
+    for (int i = 0; i < N; i++) {
+        /* The header and 4 bytes of data: 20 bytes for 3 dims. */
+        uint8_t b[4 + 12 + 4] = {0, 0, 8, (uint8_t)cases[i].ndim};
+        for (int d = 0; d < cases[i].ndim; d++)
+            for (int k = 0; k < 4; k++) b[4 + 4 * d + k] = (uint8_t)(cases[i].dims[d] >> (24 - 8 * k));
+        size_t n = 4 + 4 * (size_t)cases[i].ndim + 4;
+        REQUIRE(write_file(dir, cases[i].name, b, n, cases[i].gz, paths[i], sizeof paths[i]));
+    }
+    fflush(stdout);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        cap_address_space(64u << 20);
+        int bad = 0;
+        for (int i = 0; i < N; i++) {
+            mt_idx idx;
+            mt_error err = {0};
+            mt_status st = mt_idx_read(paths[i], &idx, &err);
+            if (st != MT_ERR_FORMAT || !strstr(err.msg, cases[i].expect)) {
+                printf("    %s: status %d, message \"%s\", expected \"%s\"\n", cases[i].name, (int)st, err.msg,
+                       cases[i].expect);
+                bad++;
+            }
+            mt_idx_free(&idx);
+        }
+        fflush(stdout);
+        _exit(bad ? 1 : 0);
+    }
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a refusal went wrong (status 0x%x)", status);
     rm_tree(dir);
 }
 

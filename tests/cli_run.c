@@ -24,12 +24,14 @@ static void slurp(const char *path, char *buf, size_t n) {
     fclose(f);
 }
 
-void cli_run(cli_result *r, const char *args) {
+void cli_run(cli_result *r, const char *args) { cli_run_after(r, "", args); }
+
+void cli_run_after(cli_result *r, const char *prefix, const char *args) {
     char dir[256], cmd[8192], out_path[300], err_path[300];
     cli_tempdir(dir, sizeof dir);
     snprintf(out_path, sizeof out_path, "%s/out", dir);
     snprintf(err_path, sizeof err_path, "%s/err", dir);
-    snprintf(cmd, sizeof cmd, "'%s' %s >'%s' 2>'%s' </dev/null", MT_CLI_PATH, args, out_path, err_path);
+    snprintf(cmd, sizeof cmd, "(%s '%s' %s) >'%s' 2>'%s' </dev/null", prefix, MT_CLI_PATH, args, out_path, err_path);
     int raw = system(cmd);
     r->status = raw != -1 && WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
     slurp(out_path, r->out, sizeof r->out);

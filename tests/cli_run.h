@@ -14,6 +14,9 @@ typedef struct {
 
 /* Runs "mytorch ARGS" (ARGS is passed to /bin/sh: quote paths) and fills r. */
 void cli_run(cli_result *r, const char *args);
+/* The same after the shell commands in prefix, e.g. "ulimit -f 8;" (a subshell: the
+ * limit applies to mytorch only). */
+void cli_run_after(cli_result *r, const char *prefix, const char *args);
 /* The number printed right after key in s (e.g. "test accuracy "), or -1 if key is absent. */
 double cli_number_after(const char *s, const char *key);
 /* Number of non-empty lines in s. */

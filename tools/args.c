@@ -2,6 +2,7 @@
  * finite and in range, and every problem is one clear line. */
 #include "args.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -20,6 +21,23 @@ static void usage(const char *command, const char *positional, const char *summa
     printf("  %-24s %s\n", "--help", "show this help");
 }
 
+/* Plain decimal: [+-]digits, and for a real also .digits and an exponent. strtod alone
+ * would take "0x10", "inf" and "nan". */
+static bool decimal(const char *s, bool integer) {
+    int digits = 0;
+    if (*s == '+' || *s == '-') s++;
+    for (; isdigit((unsigned char)*s); s++) digits++;
+    if (!integer && *s == '.')
+        for (s++; isdigit((unsigned char)*s); s++) digits++;
+    if (!integer && digits && (*s == 'e' || *s == 'E')) {
+        s++;
+        if (*s == '+' || *s == '-') s++;
+        if (!isdigit((unsigned char)*s)) return false;
+        while (isdigit((unsigned char)*s)) s++;
+    }
+    return digits > 0 && *s == '\0';
+}
+
 static bool set_value(const char *command, arg_spec *s, const char *value) {
     char *end = NULL;
     errno = 0;
@@ -31,12 +49,12 @@ static bool set_value(const char *command, arg_spec *s, const char *value) {
         *(const char **)s->dst = value;
         return true;
     }
-    double v = strtod(value, &end);
-    if (!*value || *end || errno == ERANGE || !isfinite(v)) {
+    double v = decimal(value, false) ? strtod(value, &end) : NAN;
+    if (!isfinite(v) || *end || errno == ERANGE) {
         fprintf(stderr, "mytorch %s: %s expects a number, got '%s'\n", command, s->flag, value);
         return false;
     }
-    if (s->kind == ARG_INT && v != floor(v)) {
+    if (s->kind == ARG_INT && !decimal(value, true)) {
         fprintf(stderr, "mytorch %s: %s expects a whole number, got '%s'\n", command, s->flag, value);
         return false;
     }

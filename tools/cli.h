@@ -71,6 +71,12 @@ typedef struct {
 int checkpoint_model_load(const char *path, const char *model_name, checkpoint_model *out, mt_error *err);
 void checkpoint_model_free(checkpoint_model *cm);
 
+/* mt_mnist_load, then a check that the images are 28 x 28, as every model takes them. */
+mt_status load_mnist(const char *dir, bool train, mt_dataset *ds, mt_error *err);
+/* Refuses a test split that is the training split again (training files copied over the
+ * test files), so a run cannot report accuracy on the data it trained on. */
+mt_status check_distinct_splits(const mt_dataset *train, const mt_dataset *test, const char *dir, mt_error *err);
+
 /* Prints "mytorch: " + message to stderr (one line). */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -33,6 +33,25 @@ void cli_error(const char *fmt, ...) {
     va_end(ap);
 }
 
+mt_status load_mnist(const char *dir, bool train, mt_dataset *ds, mt_error *err) {
+    mt_status s = mt_mnist_load(dir, train, ds, err);
+    if (s == MT_OK && (ds->rows != 28 || ds->cols != 28)) {
+        s = mt_error_set(err, MT_ERR_FORMAT, "%s: the %s images are %d x %d pixels; the models take 28 x 28", dir,
+                         train ? "training" : "test", ds->rows, ds->cols);
+        mt_dataset_free(ds);
+    }
+    return s;
+}
+
+mt_status check_distinct_splits(const mt_dataset *train, const mt_dataset *test, const char *dir, mt_error *err) {
+    size_t bytes = (size_t)train->n * (size_t)train->rows * (size_t)train->cols;
+    if (train->n == test->n && train->rows == test->rows && train->cols == test->cols &&
+        memcmp(train->images, test->images, bytes) == 0 && memcmp(train->labels, test->labels, (size_t)train->n) == 0)
+        return mt_error_set(err, MT_ERR_FORMAT,
+                            "%s: the test files (t10k-*) hold the same images and labels as the training files", dir);
+    return MT_OK;
+}
+
 bool evaluate(mt_module *m, mt_ctx *ctx, mt_loader *loader, eval_result *out) {
     return evaluate_each(m, ctx, loader, out, NULL, NULL);
 }
@@ -130,6 +149,10 @@ static bool meta_float(const mt_safetensors *st, const char *key, float *out) {
 
 int checkpoint_model_load(const char *path, const char *model_name, checkpoint_model *out, mt_error *err) {
     *out = (checkpoint_model){0};
+    if (model_name && !mt_model_find(model_name)) { /* a usage error, whatever the file */
+        mt_error_set(err, MT_ERR_ARG, "unknown model '%s' (see mytorch models)", model_name);
+        return 2;
+    }
     mt_safetensors st = {0};
     int status = 1;
     if (mt_safetensors_read(path, &st, err) != MT_OK) goto done;

@@ -63,6 +63,10 @@ int cmd_eval(int argc, char **argv) {
         fprintf(stderr, "mytorch eval: --checkpoint FILE is required\n");
         return 2;
     }
+    if (!dump && args_find(specs, (int)(sizeof specs / sizeof specs[0]), "--dump-count")->seen) {
+        fprintf(stderr, "mytorch eval: --dump-count applies with --dump-logits only\n");
+        return 2;
+    }
     mt_set_num_threads((int)threads);
 
     mt_error err = {0};
@@ -84,7 +88,7 @@ int cmd_eval(int argc, char **argv) {
         cli_error("out of memory");
         goto done;
     }
-    if (mt_mnist_load(data, false, &test, &err) != MT_OK ||
+    if (load_mnist(data, false, &test, &err) != MT_OK ||
         mt_loader_init(&loader, &test, batch, false, 0, cm.mean, cm.std, &err) != MT_OK) {
         cli_error("%s", err.msg);
         goto done;

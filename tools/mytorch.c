@@ -4,6 +4,7 @@
 #include "mytorch/models.h"
 #include "mytorch/ops.h"
 
+#include <signal.h>
 #include <string.h>
 
 #define MYTORCH_VERSION "0.1.0"
@@ -64,6 +65,9 @@ int cmd_models(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    /* Past a file-size limit (ulimit -f) a write fails with EFBIG, which the writers
+     * report and clean up after, instead of the signal killing the process mid-file. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         usage(stderr);
         return 2;

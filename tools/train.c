@@ -152,6 +152,24 @@ static int validate(train_options *o, arg_spec *specs, int n, bool resumed) {
         fprintf(stderr, "mytorch train: unknown schedule '%s' (constant, step, cosine or onecycle)\n", o->schedule);
         return 2;
     }
+    /* Flags that mean something only with another setting: given without it, they would
+     * be silently ignored. */
+    const struct {
+        const char *flag;
+        bool applies;
+        const char *needs;
+    } scoped[] = {
+        {"--momentum", kind == MT_OPTIM_SGD, "--optimizer sgd"},
+        {"--step-size", sched_kind == MT_SCHED_STEP, "--schedule step"},
+        {"--gamma", sched_kind == MT_SCHED_STEP, "--schedule step"},
+        {"--warmup", sched_kind == MT_SCHED_COSINE, "--schedule cosine"},
+        {"--min-lr", sched_kind == MT_SCHED_COSINE, "--schedule cosine"},
+    };
+    for (size_t k = 0; k < sizeof scoped / sizeof scoped[0]; k++)
+        if (args_find(specs, n, scoped[k].flag)->seen && !scoped[k].applies) {
+            fprintf(stderr, "mytorch train: %s applies with %s only\n", scoped[k].flag, scoped[k].needs);
+            return 2;
+        }
     if (!o->best_by) o->best_by = r.best_by_loss ? "loss" : "accuracy";
     if (strcmp(o->best_by, "loss") != 0 && strcmp(o->best_by, "accuracy") != 0) {
         fprintf(stderr, "mytorch train: --best-by takes 'accuracy' or 'loss', not '%s'\n", o->best_by);
@@ -358,7 +376,8 @@ int cmd_train(int argc, char **argv) {
     run_log metrics = {0}, timing = {0};
     mt_state_dict params = {0};
     mt_tensor **ptrs = NULL;
-    if (mt_mnist_load(o.data, true, &train, &err) != MT_OK || mt_mnist_load(o.data, false, &test, &err) != MT_OK ||
+    if (load_mnist(o.data, true, &train, &err) != MT_OK || load_mnist(o.data, false, &test, &err) != MT_OK ||
+        check_distinct_splits(&train, &test, o.data, &err) != MT_OK ||
         (o.augment_copies > 0 &&
          mt_dataset_augmented(&train, (int)o.augment_copies, &augment, (uint64_t)o.seed + 3, &augmented, &err) != MT_OK) ||
         mt_loader_init(&train_loader, o.augment_copies > 0 ? &augmented : &train, o.batch_size, true,

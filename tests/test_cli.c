@@ -5,6 +5,7 @@
 
 #include "mytorch/io.h"
 
+#include <dirent.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,7 +119,10 @@ MT_TEST(cli_validates_every_flag) {
         {"train --act swish --model cnn2", "unknown activation 'swish'"},
         {"train --no-bn=1 --model lenet", "--no-bn takes no value"},
         {"train --loss hinge", "unknown loss 'hinge'"},
-        {"train --max-steps 0", "--max-steps must be between 1 and"},
+        {"train --max-steps -1", "--max-steps must be between 0 and"},
+        {"train --checkpoint-every 0", "--checkpoint-every must be between 1 and"},
+        {"train --resume ''", "--resume needs a non-empty value"},
+        {"train --detect-anomaly=no", "--detect-anomaly takes no value"},
         {"train --augment=yes", "--augment takes no value"},
         {"train --augment-copies 11", "--augment-copies must be between 0 and 10"},
         {"train --schedule linear", "unknown schedule 'linear'"},
@@ -158,7 +162,13 @@ MT_TEST(cli_validates_every_flag) {
         {"eval --checkpoint x extra", "unexpected argument 'extra'"},
         {"models --all", "unexpected argument '--all'"},
     };
-    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) expect_error(cases[k].args, 2, cases[k].needle);
+    /* A case accepted by mistake fails fast on the missing folder instead of training. */
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char args[256];
+        snprintf(args, sizeof args, "%s%s", cases[k].args,
+                 strncmp(cases[k].args, "train", 5) == 0 ? " --data /nonexistent-mnist" : "");
+        expect_error(args, 2, cases[k].needle);
+    }
 }
 
 /* ---- bad folders, files and disks ------------------------------------------------------ */
@@ -260,20 +270,32 @@ static void expect_last_error(const cli_result *r, const char *what, const char 
     CHECK_MSG(line && strstr(line, needle), "%s: stderr lacks '%s': %s", what, needle, r->err);
 }
 
-/* No leftover temporary file, and every checkpoint there loads. */
+/* No leftover temporary file in run, every .safetensors there loads, and every .jsonl
+ * ends with a whole line. */
 static void expect_no_partial_files(const char *run, const char *what) {
-    const char *names[] = {"last.safetensors", "best.safetensors"};
-    char path[400];
-    for (int k = 0; k < 2; k++) {
-        snprintf(path, sizeof path, "%s/%s.tmp", run, names[k]);
-        CHECK_MSG(!exists(path), "%s: %s left behind", what, path);
-        snprintf(path, sizeof path, "%s/%s", run, names[k]);
-        if (!exists(path)) continue;
-        mt_safetensors st;
-        mt_error err = {0};
-        CHECK_MSG(mt_safetensors_read(path, &st, &err) == MT_OK, "%s: %s", what, err.msg);
-        mt_safetensors_free(&st);
+    DIR *d = opendir(run);
+    if (!d) return; /* nothing written at all */
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char path[600];
+        size_t len = strlen(e->d_name);
+        snprintf(path, sizeof path, "%s/%s", run, e->d_name);
+        CHECK_MSG(len < 4 || strcmp(e->d_name + len - 4, ".tmp") != 0, "%s: %s left behind", what, path);
+        if (len > 12 && strcmp(e->d_name + len - 12, ".safetensors") == 0) {
+            mt_safetensors st;
+            mt_error err = {0};
+            CHECK_MSG(mt_safetensors_read(path, &st, &err) == MT_OK, "%s: %s", what, err.msg);
+            mt_safetensors_free(&st);
+        }
+        if (len > 6 && strcmp(e->d_name + len - 6, ".jsonl") == 0) {
+            FILE *f = fopen(path, "rb");
+            int last = '\n';
+            if (f && fseek(f, -1, SEEK_END) == 0) last = fgetc(f);
+            if (f) fclose(f);
+            CHECK_MSG(last == '\n', "%s: %s ends inside a line", what, path);
+        }
     }
+    closedir(d);
 }
 
 MT_TEST(cli_unwritable_output_and_full_disk) {
@@ -298,7 +320,7 @@ MT_TEST(cli_unwritable_output_and_full_disk) {
     snprintf(run, sizeof run, "%s/run", dir);
     snprintf(args, sizeof args, "train --data '%s' --out '%s' --epochs 2 --batch-size 4", data, run);
     cli_run_after(&r, "ulimit -f 16;", args);
-    expect_last_error(&r, "ulimit -f 16", "File too large");
+    expect_last_error(&r, "ulimit -f 16", "last.safetensors.tmp: File too large");
     expect_no_partial_files(run, "ulimit -f 16");
 
     snprintf(args, sizeof args, "rm -rf '%s'", dir);

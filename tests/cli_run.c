@@ -128,3 +128,11 @@ pid_t cli_spawn(char *const *argv) {
     }
     return pid;
 }
+
+void cli_expect_error(const char *args, int status, const char *needle) {
+    cli_result r;
+    cli_run(&r, args);
+    CHECK_MSG(r.status == status, "mytorch %s: exit %d, expected %d (stderr: %s)", args, r.status, status, r.err);
+    CHECK_MSG(cli_lines(r.err) == 1, "mytorch %s: expected one line on stderr, got: %s", args, r.err);
+    CHECK_MSG(strstr(r.err, needle) != NULL, "mytorch %s: stderr lacks '%s': %s", args, needle, r.err);
+}

@@ -19,6 +19,9 @@ void cli_run(cli_result *r, const char *args);
 void cli_run_after(cli_result *r, const char *prefix, const char *args);
 /* The number printed right after key in s (e.g. "test accuracy "), or -1 if key is absent. */
 double cli_number_after(const char *s, const char *key);
+/* Runs mytorch with args and checks what bad input must get: the exit status given and
+ * exactly one line on stderr, containing needle. */
+void cli_expect_error(const char *args, int status, const char *needle);
 /* Number of non-empty lines in s. */
 int cli_lines(const char *s);
 /* A fresh temporary folder (mkdtemp); path written into buf. */

@@ -14,27 +14,18 @@
 
 #define REF_LENET MT_SOURCE_DIR "/../shared/reference-weights/lenet-reference.safetensors"
 
-/* One line on stderr that contains `needle`, and the given exit status. */
-static void expect_error(const char *args, int status, const char *needle) {
-    cli_result r;
-    cli_run(&r, args);
-    CHECK_MSG(r.status == status, "mytorch %s: exit %d, expected %d (stderr: %s)", args, r.status, status, r.err);
-    CHECK_MSG(cli_lines(r.err) == 1, "mytorch %s: expected one line on stderr, got: %s", args, r.err);
-    CHECK_MSG(strstr(r.err, needle) != NULL, "mytorch %s: stderr lacks '%s': %s", args, needle, r.err);
-}
-
 MT_TEST(cli_rejects_bad_flags_with_status_2) {
-    expect_error("train --bogus", 2, "unknown flag '--bogus'");
-    expect_error("train --epochs", 2, "--epochs needs a value");
-    expect_error("train --epochs 2x", 2, "expects a number");
-    expect_error("train --epochs 0", 2, "must be between");
-    expect_error("train --lr nan", 2, "expects a number");
-    expect_error("train --batch-size 1.5", 2, "whole number");
-    expect_error("train --model nope", 2, "unknown model 'nope'");
-    expect_error("train --optimizer rmsprop", 2, "unknown optimizer");
-    expect_error("train stray", 2, "unexpected argument");
-    expect_error("eval", 2, "--checkpoint FILE is required");
-    expect_error("frobnicate", 2, "unknown command");
+    cli_expect_error("train --bogus", 2, "unknown flag '--bogus'");
+    cli_expect_error("train --epochs", 2, "--epochs needs a value");
+    cli_expect_error("train --epochs 2x", 2, "expects a number");
+    cli_expect_error("train --epochs 0", 2, "must be between");
+    cli_expect_error("train --lr nan", 2, "expects a number");
+    cli_expect_error("train --batch-size 1.5", 2, "whole number");
+    cli_expect_error("train --model nope", 2, "unknown model 'nope'");
+    cli_expect_error("train --optimizer rmsprop", 2, "unknown optimizer");
+    cli_expect_error("train stray", 2, "unexpected argument");
+    cli_expect_error("eval", 2, "--checkpoint FILE is required");
+    cli_expect_error("frobnicate", 2, "unknown command");
 }
 
 MT_TEST(cli_help_exits_0) {
@@ -47,7 +38,7 @@ MT_TEST(cli_help_exits_0) {
 }
 
 MT_TEST(cli_missing_data_folder) {
-    expect_error("train --data /nonexistent/mnist --epochs 1", 1, "MNIST folder '/nonexistent/mnist' not found");
+    cli_expect_error("train --data /nonexistent/mnist --epochs 1", 1, "MNIST folder '/nonexistent/mnist' not found");
 }
 
 MT_TEST(cli_corrupt_and_truncated_idx) {
@@ -62,18 +53,18 @@ MT_TEST(cli_corrupt_and_truncated_idx) {
     REQUIRE(system(cmd) == 0);
     char args[1024];
     snprintf(args, sizeof args, "train --data '%s' --epochs 1 --out '%s/run'", dir, dir);
-    expect_error(args, 1, "train-images-idx3-ubyte");
+    cli_expect_error(args, 1, "train-images-idx3-ubyte");
     /* Bad magic. */
     snprintf(cmd, sizeof cmd, "cd '%s' && printf 'garbage-not-idx-at-all' > train-images-idx3-ubyte", dir);
     REQUIRE(system(cmd) == 0);
-    expect_error(args, 1, "magic");
+    cli_expect_error(args, 1, "magic");
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0);
 }
 
 MT_TEST(cli_checkpoint_of_another_model) {
-    expect_error("eval --model fcn --checkpoint '" REF_LENET "'", 1, "does not match");
-    expect_error("eval --checkpoint /nonexistent.safetensors", 1, "/nonexistent.safetensors");
+    cli_expect_error("eval --model fcn --checkpoint '" REF_LENET "'", 1, "does not match");
+    cli_expect_error("eval --checkpoint /nonexistent.safetensors", 1, "/nonexistent.safetensors");
 }
 
 MT_TEST(cli_corrupt_checkpoint) {
@@ -85,7 +76,7 @@ MT_TEST(cli_corrupt_checkpoint) {
     fputs("\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":", f);
     fclose(f);
     snprintf(args, sizeof args, "eval --checkpoint '%s'", path);
-    expect_error(args, 1, "bad.safetensors");
+    cli_expect_error(args, 1, "bad.safetensors");
     remove(path);
     rmdir(dir);
 }
@@ -167,7 +158,7 @@ MT_TEST(cli_validates_every_flag) {
         char args[256];
         snprintf(args, sizeof args, "%s%s", cases[k].args,
                  strncmp(cases[k].args, "train", 5) == 0 ? " --data /nonexistent-mnist" : "");
-        expect_error(args, 2, cases[k].needle);
+        cli_expect_error(args, 2, cases[k].needle);
     }
 }
 
@@ -254,7 +245,7 @@ MT_TEST(cli_rejects_wrong_data_folders) {
         REQUIRE(system(cmd) == 0);
         sh_in(copy, cases[k].setup);
         snprintf(args, sizeof args, "train --data '%s' --out '%s' --epochs 1 --batch-size 4", copy, run);
-        expect_error(args, 1, cases[k].needle);
+        cli_expect_error(args, 1, cases[k].needle);
         CHECK_MSG(!exists(run), "case %zu: the output folder was made before the data was checked", k);
     }
     snprintf(args, sizeof args, "rm -rf '%s'", dir);
@@ -306,13 +297,13 @@ MT_TEST(cli_unwritable_output_and_full_disk) {
     /* --out under a regular file, an existing file, and somewhere nothing can be made. */
     sh_in(dir, ": > file");
     snprintf(args, sizeof args, "train --data '%s' --out '%s/file/run' --epochs 1", data, dir);
-    expect_error(args, 1, "/file/run': Not a directory");
+    cli_expect_error(args, 1, "/file/run': Not a directory");
     snprintf(args, sizeof args, "train --data '%s' --out '%s/file' --epochs 1", data, dir);
-    expect_error(args, 1, "cannot create output folder");
+    cli_expect_error(args, 1, "cannot create output folder");
     snprintf(args, sizeof args, "train --data '%s' --out /proc/mytorch-run --epochs 1", data);
-    expect_error(args, 1, "cannot create output folder '/proc/mytorch-run'");
+    cli_expect_error(args, 1, "cannot create output folder '/proc/mytorch-run'");
     snprintf(args, sizeof args, "eval --checkpoint '" REF_LENET "' --data '%s' --dump-logits '%s/file/x'", data, dir);
-    if (exists(REF_LENET)) expect_error(args, 1, "/file/x: cannot create");
+    if (exists(REF_LENET)) cli_expect_error(args, 1, "/file/x: cannot create");
 
     /* A full disk, as a file-size limit: the checkpoint write fails with EFBIG. The
      * process must say so and leave no temporary or half-written checkpoint. */

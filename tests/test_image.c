@@ -459,23 +459,15 @@ MT_TEST(predict_text_output) {
               "unexpected output: %s", r.out);
 }
 
-static void expect_predict_error(const char *args, int status, const char *needle) {
-    cli_result r;
-    cli_run(&r, args);
-    CHECK_MSG(r.status == status, "mytorch %s: exit %d, expected %d (stderr: %s)", args, r.status, status, r.err);
-    CHECK_MSG(cli_lines(r.err) == 1 && strstr(r.err, needle), "mytorch %s: expected one line with '%s': %s", args,
-              needle, r.err);
-}
-
 MT_TEST(predict_rejects_bad_images_and_usage) {
-    expect_predict_error("predict --checkpoint '" REF_LENET "' '" IMAGES "not-an-image.png'", 1,
+    cli_expect_error("predict --checkpoint '" REF_LENET "' '" IMAGES "not-an-image.png'", 1,
                          "not-an-image.png: not a PNG or PGM image (starts with \"This is \")");
-    expect_predict_error("predict --checkpoint '" REF_LENET "' /nonexistent/seven.png", 1,
+    cli_expect_error("predict --checkpoint '" REF_LENET "' /nonexistent/seven.png", 1,
                          "/nonexistent/seven.png: cannot open");
-    expect_predict_error("predict '" IMAGES "digit3.png'", 2, "--checkpoint FILE is required");
-    expect_predict_error("predict --checkpoint '" REF_LENET "'", 2, "no IMAGE given");
-    expect_predict_error("predict --checkpoint '" REF_LENET "' --top 11 '" IMAGES "digit3.png'", 2, "--top must be between");
-    expect_predict_error("predict --checkpoint /nonexistent.safetensors '" IMAGES "digit3.png'", 1,
+    cli_expect_error("predict '" IMAGES "digit3.png'", 2, "--checkpoint FILE is required");
+    cli_expect_error("predict --checkpoint '" REF_LENET "'", 2, "no IMAGE given");
+    cli_expect_error("predict --checkpoint '" REF_LENET "' --top 11 '" IMAGES "digit3.png'", 2, "--top must be between");
+    cli_expect_error("predict --checkpoint /nonexistent.safetensors '" IMAGES "digit3.png'", 1,
                          "/nonexistent.safetensors");
 }
 

@@ -27,6 +27,11 @@ void mt_atomic_abort(mt_atomic_file *af);
 /* Writes len bytes to path atomically (mt_atomic_open + fwrite + mt_atomic_commit). */
 mt_status mt_write_file_atomic(const char *path, const void *data, size_t len, mt_error *err);
 
+/* Opens path for reading, if it is a regular file (not a folder, a device or a pipe);
+ * *size gets its length. NULL with "PATH: cannot open: REASON" or "PATH: not a regular
+ * file" in err. The caller fcloses it. */
+FILE *mt_open_regular(const char *path, int64_t *size, mt_error *err);
+
 /* Reads a whole file into a malloc'd buffer (*data, freed by the caller; NUL-terminated
  * one byte past *len, so text can be parsed in place). Refuses files over max_bytes. */
 mt_status mt_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *len, mt_error *err);

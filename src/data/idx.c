@@ -6,12 +6,12 @@
  * exactly, and a gzip stream is read into a buffer that grows with the data actually
  * decompressed, so a tiny file that promises 2 GiB never gets 2 GiB of memory. */
 #include "mytorch/data.h"
+#include "mytorch/file.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <zlib.h>
 
 #define IDX_TYPE_U8 0x08
@@ -70,13 +70,9 @@ static void src_close(idx_src *s) {
 static mt_status src_open(idx_src *s, const char *path, int64_t *size, mt_error *err) {
     *s = (idx_src){.path = path};
     *size = -1;
-    FILE *f = fopen(path, "rb");
-    if (!f) return mt_error_set(err, MT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return mt_error_set(err, MT_ERR_IO, "%s: not a regular file", path);
-    }
+    int64_t file_size;
+    FILE *f = mt_open_regular(path, &file_size, err);
+    if (!f) return MT_ERR_IO;
     unsigned char m[2] = {0, 0};
     size_t nm = fread(m, 1, 2, f);
     if (nm == 2 && m[0] == 0x1f && m[1] == 0x8b) {
@@ -94,7 +90,7 @@ static mt_status src_open(idx_src *s, const char *path, int64_t *size, mt_error 
         return mt_error_set(err, MT_ERR_IO, "%s: read failed: %s", path, strerror(errno));
     }
     s->f = f;
-    *size = (int64_t)st.st_size;
+    *size = file_size;
     return MT_OK;
 }
 

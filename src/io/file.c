@@ -82,22 +82,35 @@ mt_status mt_write_file_atomic(const char *path, const void *data, size_t len, m
     return mt_atomic_commit(&af, err);
 }
 
-mt_status mt_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *len, mt_error *err) {
-    *data = NULL;
-    *len = 0;
+FILE *mt_open_regular(const char *path, int64_t *size, mt_error *err) {
+    *size = -1;
     FILE *f = fopen(path, "rb");
-    if (!f) return mt_error_set(err, MT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (!f) {
+        mt_error_set(err, MT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
     struct stat st;
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
         fclose(f);
-        return mt_error_set(err, MT_ERR_IO, "%s: not a regular file", path);
+        mt_error_set(err, MT_ERR_IO, "%s: not a regular file", path);
+        return NULL;
     }
-    if ((uint64_t)st.st_size > (uint64_t)max_bytes) {
+    *size = (int64_t)st.st_size;
+    return f;
+}
+
+mt_status mt_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *len, mt_error *err) {
+    *data = NULL;
+    *len = 0;
+    int64_t size;
+    FILE *f = mt_open_regular(path, &size, err);
+    if (!f) return MT_ERR_IO; /* both of mt_open_regular's failures are I/O */
+    if ((uint64_t)size > (uint64_t)max_bytes) {
         fclose(f);
         return mt_error_set(err, MT_ERR_FORMAT, "%s: %lld bytes is more than the %zu this reader accepts", path,
-                            (long long)st.st_size, max_bytes);
+                            (long long)size, max_bytes);
     }
-    size_t n = (size_t)st.st_size;
+    size_t n = (size_t)size;
     uint8_t *buf = malloc(n + 1);
     if (!buf) {
         fclose(f);

@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 /* Tensor bytes are copied to and from memory as they are, and the format is
@@ -252,11 +251,7 @@ static mt_status read_data(const reader *r, FILE *f, mt_safetensors *st, const b
 }
 
 /* Checks the 8-byte length prefix against the file size; fills r->header_len/data_size. */
-static mt_status read_prefix(reader *r, FILE *f) {
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0) return fail(r, MT_ERR_IO, NO_OFFSET, "cannot stat: %s", strerror(errno));
-    if (!S_ISREG(sb.st_mode)) return fail(r, MT_ERR_IO, NO_OFFSET, "not a regular file");
-    uint64_t size = (uint64_t)sb.st_size;
+static mt_status read_prefix(reader *r, FILE *f, uint64_t size) {
     if (size < 8)
         return fail(r, MT_ERR_FORMAT, 0, "file is %llu bytes, too short for the 8-byte header length",
                     (unsigned long long)size);
@@ -327,12 +322,13 @@ mt_status mt_safetensors_read(const char *path, mt_safetensors *out, mt_error *e
     *out = (mt_safetensors){0};
     if (!path) return mt_error_set(err, MT_ERR_ARG, "mt_safetensors_read: path is NULL");
     reader r = {.path = path, .err = err};
-    FILE *f = fopen(path, "rb");
-    if (!f) return fail(&r, MT_ERR_IO, NO_OFFSET, "cannot open: %s", strerror(errno));
+    int64_t file_size;
+    FILE *f = mt_open_regular(path, &file_size, err);
+    if (!f) return MT_ERR_IO;
     mt_safetensors st = {0};
     mt_json root = {.kind = MT_JSON_NULL};
     byte_range *ranges = NULL;
-    mt_status s = read_prefix(&r, f);
+    mt_status s = read_prefix(&r, f, (uint64_t)file_size);
     if (s == MT_OK) s = read_header(&r, f, &root);
     if (s == MT_OK) s = build(&r, &root, &st, &ranges);
     if (s == MT_OK) s = check_layout(&r, &st, ranges);

@@ -4,7 +4,7 @@
 #define MT_TOOLS_FIGURES_H
 
 #include "mytorch/core.h"
-#include "textbuf.h"
+#include "io/textbuf.h"
 
 /* Writes the figures of one training run into run_dir/figures/: test accuracy and loss
  * per epoch (from run_dir/metrics.jsonl), and, from run_dir/best.safetensors evaluated

@@ -7,7 +7,7 @@
 #include "mytorch/file.h"
 #include "mytorch/io.h"
 #include "runlog.h"
-#include "textbuf.h"
+#include "io/textbuf.h"
 
 #include <math.h>
 #include <stdlib.h>

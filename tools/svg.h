@@ -4,7 +4,7 @@
 #ifndef MT_TOOLS_SVG_H
 #define MT_TOOLS_SVG_H
 
-#include "textbuf.h"
+#include "io/textbuf.h"
 
 #define SVG_MAX_TICKS 16
 

@@ -13,6 +13,7 @@
 #include "mytorch/file.h"
 
 #include "io/json.h"
+#include "io/textbuf.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -374,47 +375,17 @@ const char *mt_safetensors_meta(const mt_safetensors *st, const char *key) {
 
 /* ---- writer ------------------------------------------------------------------------ */
 
-/* A growing text buffer for the header; nomem turns later appends into no-ops. */
-typedef struct {
-    char *p;
-    size_t len, cap;
-    bool nomem;
-} text_buf;
-
-static bool tb_reserve(text_buf *b, size_t extra) {
-    if (b->nomem) return false;
-    if (b->len + extra + 1 <= b->cap) return true;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + extra + 1) cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-        b->nomem = true;
-        return false;
-    }
-    b->p = p;
-    b->cap = cap;
-    return true;
-}
-
-static void tb_printf(text_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void tb_printf(text_buf *b, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0 || !tb_reserve(b, (size_t)n)) return;
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
-static void tb_quote(text_buf *b, const char *s) {
+/* Appends s as a JSON string (quoted and escaped). */
+static void tb_quote(textbuf *b, const char *s) {
     size_t n = mt_json_quote(NULL, 0, s);
-    if (!tb_reserve(b, n)) return;
-    mt_json_quote(b->p + b->len, n + 1, s);
-    b->len += n;
+    char *q = malloc(n + 1);
+    if (!q) {
+        b->failed = true;
+        return;
+    }
+    mt_json_quote(q, n + 1, s);
+    textbuf_append(b, q, n);
+    free(q);
 }
 
 /* Names must be present, UTF-8 and unique; what is "tensor" or "metadata key". */
@@ -478,18 +449,18 @@ static mt_status check_args(const char *path, const mt_st_tensor *tensors, int n
 /* The JSON header, tensors in the given order with contiguous offsets, padded with
  * spaces so that 8 + its length is a multiple of ST_DATA_ALIGN. */
 static mt_status build_header(const char *path, const mt_st_tensor *tensors, int n, const char *const *keys,
-                              const char *const *values, int n_meta, text_buf *b, mt_error *err) {
-    tb_printf(b, "{");
+                              const char *const *values, int n_meta, textbuf *b, mt_error *err) {
+    textbuf_printf(b, "{");
     if (n_meta > 0) {
         tb_quote(b, META_KEY);
-        tb_printf(b, ":{");
+        textbuf_printf(b, ":{");
         for (int i = 0; i < n_meta; i++) {
-            tb_printf(b, "%s", i ? "," : "");
+            textbuf_printf(b, "%s", i ? "," : "");
             tb_quote(b, keys[i]);
-            tb_printf(b, ":");
+            textbuf_printf(b, ":");
             tb_quote(b, values[i]);
         }
-        tb_printf(b, "}");
+        textbuf_printf(b, "}");
     }
     uint64_t offset = 0;
     for (int i = 0; i < n; i++) {
@@ -497,29 +468,29 @@ static mt_status build_header(const char *path, const mt_st_tensor *tensors, int
         uint64_t bytes = (uint64_t)t->numel * dtype_size(t->dtype);
         if (bytes > (uint64_t)INT64_MAX - offset)
             return mt_error_set(err, MT_ERR_ARG, "%s: the tensors hold more than 2^63 bytes", path);
-        tb_printf(b, "%s", i || n_meta ? "," : "");
+        textbuf_printf(b, "%s", i || n_meta ? "," : "");
         tb_quote(b, t->name);
-        tb_printf(b, ":{\"dtype\":\"%s\",\"shape\":[", dtype_name(t->dtype));
-        for (int d = 0; d < t->ndim; d++) tb_printf(b, "%s%lld", d ? "," : "", (long long)t->shape[d]);
-        tb_printf(b, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)offset,
+        textbuf_printf(b, ":{\"dtype\":\"%s\",\"shape\":[", dtype_name(t->dtype));
+        for (int d = 0; d < t->ndim; d++) textbuf_printf(b, "%s%lld", d ? "," : "", (long long)t->shape[d]);
+        textbuf_printf(b, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)offset,
                   (unsigned long long)(offset + bytes));
         offset += bytes;
     }
-    tb_printf(b, "}");
-    while ((8 + b->len) % ST_DATA_ALIGN) tb_printf(b, " ");
-    if (b->nomem) return mt_error_set(err, MT_ERR_NOMEM, "%s: out of memory for the header", path);
+    textbuf_printf(b, "}");
+    while ((8 + b->len) % ST_DATA_ALIGN) textbuf_printf(b, " ");
+    if (b->failed) return mt_error_set(err, MT_ERR_NOMEM, "%s: out of memory for the header", path);
     return MT_OK;
 }
 
 /* Writes the length prefix, the header and the data through an atomic file. */
-static mt_status write_file(const char *path, const text_buf *header, const mt_st_tensor *tensors, int n,
+static mt_status write_file(const char *path, const textbuf *header, const mt_st_tensor *tensors, int n,
                             mt_error *err) {
     mt_atomic_file af;
     mt_status s = mt_atomic_open(&af, path, err);
     if (s != MT_OK) return s;
     unsigned char len8[8];
     for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)header->len >> (8 * i));
-    bool ok = fwrite(len8, 1, 8, af.f) == 8 && fwrite(header->p, 1, header->len, af.f) == header->len;
+    bool ok = fwrite(len8, 1, 8, af.f) == 8 && fwrite(header->data, 1, header->len, af.f) == header->len;
     for (int i = 0; ok && i < n; i++) {
         size_t bytes = (size_t)tensors[i].numel * dtype_size(tensors[i].dtype);
         if (bytes) ok = fwrite(tensors[i].data, 1, bytes, af.f) == bytes;
@@ -532,9 +503,9 @@ mt_status mt_safetensors_write(const char *path, const mt_st_tensor *tensors, in
                                int n_meta, mt_error *err) {
     mt_status s = check_args(path, tensors, n, meta_keys, meta_values, n_meta, err);
     if (s != MT_OK) return s;
-    text_buf header = {0};
+    textbuf header = {0};
     s = build_header(path, tensors, n, meta_keys, meta_values, n_meta, &header, err);
     if (s == MT_OK) s = write_file(path, &header, tensors, n, err);
-    free(header.p);
+    textbuf_free(&header);
     return s;
 }

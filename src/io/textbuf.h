@@ -1,8 +1,9 @@
-/* A growable text buffer for the files the commands compose (SVG charts, HTML reports):
+/* A growable text buffer for the text files mytorch composes (safetensors headers, SVG
+ * charts, HTML reports):
  * printf-style appends, XML escaping, base64, and an atomic write. An allocation failure
  * is sticky (failed), so a caller appends freely and checks once, at textbuf_write. */
-#ifndef MT_TOOLS_TEXTBUF_H
-#define MT_TOOLS_TEXTBUF_H
+#ifndef MT_IO_TEXTBUF_H
+#define MT_IO_TEXTBUF_H
 
 #include "mytorch/core.h"
 

@@ -1,5 +1,5 @@
 /* A growable text buffer: appends double the capacity as needed; failures are sticky. */
-#include "textbuf.h"
+#include "io/textbuf.h"
 #include "mytorch/file.h"
 
 #include <stdarg.h>

@@ -28,9 +28,35 @@ MT_TEST(cli_rejects_bad_flags_with_status_2) {
     cli_expect_error("frobnicate", 2, "unknown command");
 }
 
+MT_TEST(cli_reproduce_rejects_bad_lists) {
+    char dir[256], path[300], args[700];
+    cli_tempdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/list.tsv", dir);
+    const char *lists[][2] = {
+        {"table\tt\tTitle\n", ":1: expected 4 tab-separated fields"},
+        {"table\tt\tTitle\tNote\nx\tnope\t-\t--model cnn1\n", ":2: unknown table 'nope'"},
+        {"table\tt\tTitle\tNote\nx\tt\t-\t--model cnn1 --out elsewhere\n", ":2: --out is set by mytorch reproduce"},
+        {"table\tt\tTitle\tNote\nx\tt\t-\t--lr 0.1\n", ":2: the flags need --model"},
+        {"table\tt\tTitle\tNote\nx\tt\t-\t--model cnn1\nx\tt\t-\t--model fcn\n", ":3: experiment 'x' is listed twice"},
+    };
+    for (int k = 0; k < 5; k++) {
+        FILE *f = fopen(path, "w");
+        REQUIRE(f);
+        fputs(lists[k][0], f);
+        fclose(f);
+        snprintf(args, sizeof args, "reproduce --dry-run --list '%s'", path);
+        expect_error(args, 1, lists[k][1]);
+    }
+    snprintf(args, sizeof args, "reproduce --dry-run --list '%s/experiments/list.tsv' nope", MT_SOURCE_DIR);
+    expect_error(args, 2, "no experiment or table 'nope'");
+    expect_error("reproduce --list /nonexistent/list.tsv", 1, "/nonexistent/list.tsv");
+    remove(path);
+    rmdir(dir);
+}
+
 MT_TEST(cli_help_exits_0) {
-    const char *cmds[] = {"--help", "train --help", "eval --help", "models --help"};
-    for (int k = 0; k < 4; k++) {
+    const char *cmds[] = {"--help", "train --help", "eval --help", "models --help", "reproduce --help"};
+    for (int k = 0; k < 5; k++) {
         cli_result r;
         cli_run(&r, cmds[k]);
         CHECK_MSG(r.status == 0 && strstr(r.out, "usage: mytorch"), "mytorch %s: exit %d", cmds[k], r.status);

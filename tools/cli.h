@@ -16,6 +16,7 @@ int cmd_predict(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_figures(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_reproduce(int argc, char **argv);
 
 /* Seconds on a monotonic clock. */
 double now_seconds(void);
@@ -76,6 +77,9 @@ mt_status load_mnist(const char *dir, bool train, mt_dataset *ds, mt_error *err)
 /* Refuses a test split that is the training split again (training files copied over the
  * test files), so a run cannot report accuracy on the data it trained on. */
 mt_status check_distinct_splits(const mt_dataset *train, const mt_dataset *test, const char *dir, mt_error *err);
+/* mkdir -p: makes path and its missing parents. False (errno set) when a component
+ * cannot be made or is not a folder. */
+bool cli_make_dirs(const char *path);
 
 /* Prints "mytorch: " + message to stderr (one line). */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <stdarg.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,6 +51,29 @@ mt_status check_distinct_splits(const mt_dataset *train, const mt_dataset *test,
         return mt_error_set(err, MT_ERR_FORMAT,
                             "%s: the test files (t10k-*) hold the same images and labels as the training files", dir);
     return MT_OK;
+}
+
+bool cli_make_dirs(const char *path) {
+    char buf[4096];
+    if (strlen(path) >= sizeof buf) {
+        errno = ENAMETOOLONG;
+        return false;
+    }
+    strcpy(buf, path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return false;
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return false;
+    struct stat st;
+    if (stat(buf, &st) != 0) return false;
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return false;
+    }
+    return true;
 }
 
 bool evaluate(mt_module *m, mt_ctx *ctx, mt_loader *loader, eval_result *out) {

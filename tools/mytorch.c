@@ -20,6 +20,7 @@ static void usage(FILE *f) {
             "  bench     measure SGEMM through mytorch's GEMM (the peak bench/run.sh compares with)\n"
             "  figures   draw a run's charts, confusion matrix, misclassified digits and filters\n"
             "  report    one self-contained HTML page for a run, or comparing several\n"
+            "  reproduce train the report's experiments (experiments/list.tsv) and write docs/RESULTS.md\n"
             "  version   print the version and the BLAS in use\n\n"
             "mytorch COMMAND --help describes each command's flags.\n");
 }
@@ -80,6 +81,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "bench") == 0) return cmd_bench(argc, argv);
     if (strcmp(cmd, "figures") == 0) return cmd_figures(argc, argv);
     if (strcmp(cmd, "report") == 0) return cmd_report(argc, argv);
+    if (strcmp(cmd, "reproduce") == 0) return cmd_reproduce(argc, argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("mytorch %s\nGEMM: %s\n", MYTORCH_VERSION, mt_blas_name());
         return 0;

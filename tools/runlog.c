@@ -48,6 +48,40 @@ int runlog_best(const runlog *r) {
     return best;
 }
 
+int runlog_best_loss(const runlog *r) {
+    int best = -1;
+    for (int k = 0; k < r->n; k++)
+        if (isfinite(r->epochs[k].test_loss) && (best < 0 || r->epochs[k].test_loss < r->epochs[best].test_loss))
+            best = k;
+    return best;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double runlog_median_epoch_seconds(const runlog *r) {
+    double *v = malloc((size_t)(r->n ? r->n : 1) * sizeof *v);
+    if (!v) return NAN;
+    int n = 0;
+    for (int k = 0; k < r->n; k++)
+        if (isfinite(r->epochs[k].epoch_seconds)) v[n++] = r->epochs[k].epoch_seconds;
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    double m = n == 0 ? NAN : n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    free(v);
+    return m;
+}
+
+double runlog_total_seconds(const runlog *r) {
+    double t = 0.0;
+    for (int k = 0; k < r->n; k++) {
+        if (isfinite(r->epochs[k].epoch_seconds)) t += r->epochs[k].epoch_seconds;
+        if (isfinite(r->epochs[k].eval_seconds)) t += r->epochs[k].eval_seconds;
+    }
+    return t;
+}
+
 void runlog_free(runlog *r) {
     free(r->epochs);
     *r = (runlog){0};

@@ -32,5 +32,11 @@ double runlog_metric(const runlog_epoch *e, const char *name);
 bool runlog_has_metric(const char *name);
 /* Index of the epoch with the highest test accuracy (the first of equals), -1 if none. */
 int runlog_best(const runlog *r);
+/* Index of the epoch with the lowest test loss (the first of equals), -1 if none. */
+int runlog_best_loss(const runlog *r);
+/* Median of epoch_seconds over the epochs that have it; NaN when none do. */
+double runlog_median_epoch_seconds(const runlog *r);
+/* Sum of epoch_seconds and eval_seconds over the epochs (a missing one counts 0). */
+double runlog_total_seconds(const runlog *r);
 
 #endif

@@ -13,32 +13,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
-
-/* mkdir -p; false (errno set) when a component cannot be made. */
-static bool make_dirs(const char *path) {
-    char buf[4096];
-    if (strlen(path) >= sizeof buf) {
-        errno = ENAMETOOLONG;
-        return false;
-    }
-    strcpy(buf, path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return false;
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return false;
-    struct stat st;
-    if (stat(buf, &st) != 0) return false;
-    if (!S_ISDIR(st.st_mode)) {
-        errno = ENOTDIR;
-        return false;
-    }
-    return true;
-}
 
 typedef struct {
     const char *model, *optimizer, *data, *out, *act, *loss, *schedule, *best_by;
@@ -419,7 +394,7 @@ int cmd_train(int argc, char **argv) {
         }
     }
     prog.schedule_total = sched.total;
-    if (!make_dirs(o.out)) {
+    if (!cli_make_dirs(o.out)) {
         cli_error("cannot create output folder '%s': %s", o.out, strerror(errno));
         goto done;
     }

@@ -8,6 +8,7 @@
  * flags instead. */
 #include "args.h"
 #include "cli.h"
+#include "figures.h"
 #include "io/json.h"
 #include "mytorch/file.h"
 #include "mytorch/io.h"
@@ -15,6 +16,7 @@
 #include "mytorch/optim.h"
 #include "runlog.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -26,6 +28,8 @@
 #include <unistd.h>
 
 #define RP_MAX_TABLES 16
+#define RP_MAX_OVERLAYS 16
+#define RP_MAX_OVERLAY_RUNS 8
 #define RP_MAX_EXPERIMENTS 128
 #define RP_MAX_TOKENS 64
 #define RP_QUICK_STEPS "30"
@@ -42,9 +46,17 @@ typedef struct {
     int line;
 } rp_experiment;
 
+/* One chart of several runs' test accuracy per epoch, shown under a table. */
+typedef struct {
+    char table[32], id[64], title[160], runs[512];
+    int line;
+} rp_overlay;
+
 typedef struct {
     rp_table tables[RP_MAX_TABLES];
     int n_tables;
+    rp_overlay overlays[RP_MAX_OVERLAYS];
+    int n_overlays;
     rp_experiment exps[RP_MAX_EXPERIMENTS];
     int n_exps;
 } rp_list;
@@ -192,10 +204,25 @@ static bool read_list(const char *path, rp_list *l) {
         line_no++;
         size_t n = strlen(line);
         while (n && (line[n - 1] == '\r' || line[n - 1] == ' ')) line[--n] = '\0';
-        char *f[4];
-        if (n == 0 || line[0] == '#') {
+        char *f[5];
+        int nf = n == 0 || line[0] == '#' ? 0 : split_tabs(line, f, 5);
+        if (nf == 0) {
             /* nothing */
-        } else if (split_tabs(line, f, 4) != 4) {
+        } else if (strcmp(f[0], "overlay") == 0) {
+            rp_overlay *v = l->n_overlays < RP_MAX_OVERLAYS ? &l->overlays[l->n_overlays] : NULL;
+            if (nf != 5) {
+                snprintf(why, sizeof why, "expected 5 tab-separated fields (overlay, table, id, title, runs)");
+                ok = false;
+            } else if (!v || !valid_name(f[2]) || !copy_field(v->table, sizeof v->table, f[1]) ||
+                       !copy_field(v->id, sizeof v->id, f[2]) || !copy_field(v->title, sizeof v->title, f[3]) ||
+                       !copy_field(v->runs, sizeof v->runs, f[4])) {
+                snprintf(why, sizeof why, "bad overlay '%s' (or too many overlays, or a field too long)", f[2]);
+                ok = false;
+            } else {
+                v->line = line_no;
+                l->n_overlays++;
+            }
+        } else if (nf != 4) {
             snprintf(why, sizeof why, "expected 4 tab-separated fields (name, tables, report, flags or table, id, title, note)");
             ok = false;
         } else if (strcmp(f[0], "table") == 0) {
@@ -222,6 +249,22 @@ static bool read_list(const char *path, rp_list *l) {
             }
         }
         line = nl ? nl + 1 : NULL;
+    }
+    for (int k = 0; ok && k < l->n_overlays; k++) {
+        const rp_overlay *v = &l->overlays[k];
+        rp_words w;
+        bool good = find_table(l, v->table) && split_words(v->runs, &w) && w.n == 1;
+        char names[512];
+        snprintf(names, sizeof names, "%s", v->runs);
+        int count = 0;
+        for (char *p = strtok(names, ","); good && p; p = strtok(NULL, ","), count++)
+            good = find_experiment(l, p) != NULL && count < RP_MAX_OVERLAY_RUNS;
+        if (!good || count < 2) {
+            snprintf(why, sizeof why, "overlay '%s': needs a known table and 2 to %d known experiments, comma-separated",
+                     v->id, RP_MAX_OVERLAY_RUNS);
+            line_no = v->line;
+            ok = false;
+        }
     }
     for (int k = 0; ok && k < l->n_exps; k++)
         if (!check_experiment(l, &l->exps[k], why, sizeof why)) {
@@ -638,26 +681,137 @@ static void write_row(FILE *f, const rp_experiment *e, const run_info *ri) {
 }
 
 typedef struct {
-    const char *list_path, *runs, *out;
+    const char *list_path, *runs, *out, *data;
+    char figures[4200]; /* the folder beside the results file that holds the figures */
     bool quick;
 } results_options;
 
-/* Writes the results file whole (or not at all). want[k] are experiment k's flags. */
-static bool write_results(const rp_list *l, const rp_words *want, const results_options *o) {
-    run_info *info = calloc((size_t)l->n_exps, sizeof *info);
-    if (!info) {
-        cli_error("out of memory");
+/* The regular files of dir, sorted by name (scandir's list, freed by the caller with
+ * free_names), or n = -1 when dir cannot be read. */
+static int list_files(const char *dir, struct dirent ***names) {
+    int n = scandir(dir, names, NULL, alphasort);
+    int kept = 0;
+    for (int k = 0; k < n; k++) {
+        char path[4500];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, (*names)[k]->d_name);
+        if ((*names)[k]->d_name[0] != '.' && stat(path, &st) == 0 && S_ISREG(st.st_mode)) (*names)[kept++] = (*names)[k];
+        else free((*names)[k]);
+    }
+    return n < 0 ? -1 : kept;
+}
+
+static void free_names(struct dirent **names, int n) {
+    for (int k = 0; k < n; k++) free(names[k]);
+    free(names);
+}
+
+static double mtime_of(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 ? (double)st.st_mtim.tv_sec + 1e-9 * (double)st.st_mtim.tv_nsec : -1.0;
+}
+
+/* A finished run's figures: drawn into RUN/figures/ by figures_write_run (unless they are
+ * newer than its best.safetensors) and copied to FIGURES/NAME/. */
+static bool run_figures(const results_options *o, const char *name, mt_error *err) {
+    char run_dir[4200], drawn[4300], best[4300], dest[4300];
+    path_join(run_dir, sizeof run_dir, o->runs, name);
+    path_join(drawn, sizeof drawn, run_dir, "figures");
+    path_join(best, sizeof best, run_dir, "best.safetensors");
+    path_join(dest, sizeof dest, o->figures, name);
+    struct dirent **names = NULL;
+    int n = list_files(drawn, &names);
+    bool fresh = n > 0 && mtime_of(drawn) >= mtime_of(best);
+    for (int k = 0; fresh && k < n; k++) {
+        char path[4600];
+        path_join(path, sizeof path, drawn, names[k]->d_name);
+        fresh = mtime_of(path) >= mtime_of(best);
+    }
+    if (n >= 0) free_names(names, n);
+    if (!fresh) {
+        printf("figures %s\n", name);
+        fflush(stdout);
+        if (!figures_write_run(run_dir, o->data, err)) return false;
+    }
+    if (!cli_make_dirs(dest)) {
+        mt_error_set(err, MT_ERR_IO, "cannot create '%s': %s", dest, strerror(errno));
         return false;
     }
+    n = list_files(drawn, &names);
+    if (n < 0) {
+        mt_error_set(err, MT_ERR_IO, "%s: cannot read the figures: %s", drawn, strerror(errno));
+        return false;
+    }
+    bool ok = true;
+    for (int k = 0; ok && k < n; k++) {
+        char from[4600], to[4600];
+        uint8_t *bytes = NULL;
+        size_t len = 0;
+        path_join(from, sizeof from, drawn, names[k]->d_name);
+        path_join(to, sizeof to, dest, names[k]->d_name);
+        ok = mt_read_file(from, 64u << 20, &bytes, &len, err) == MT_OK && mt_write_file_atomic(to, bytes, len, err) == MT_OK;
+        free(bytes);
+    }
+    free_names(names, n);
+    return ok;
+}
+
+/* The overlay charts whose runs have all finished: FIGURES/ID.svg. */
+static bool overlay_figures(const rp_list *l, const run_info *info, const results_options *o, bool *drawn, mt_error *err) {
+    for (int v = 0; v < l->n_overlays; v++) {
+        const rp_overlay *ov = &l->overlays[v];
+        char names[512], dirs[RP_MAX_OVERLAY_RUNS][4200], out[4300];
+        const char *dir_ptrs[RP_MAX_OVERLAY_RUNS], *labels[RP_MAX_OVERLAY_RUNS];
+        snprintf(names, sizeof names, "%s", ov->runs);
+        int n = 0;
+        drawn[v] = true;
+        for (char *p = strtok(names, ","); p; p = strtok(NULL, ",")) {
+            const rp_experiment *e = find_experiment(l, p);
+            drawn[v] = drawn[v] && info[e - l->exps].state == RUN_DONE;
+            path_join(dirs[n], sizeof dirs[n], o->runs, p);
+            dir_ptrs[n] = dirs[n];
+            labels[n] = e->name;
+            n++;
+        }
+        if (!drawn[v]) continue;
+        if (!cli_make_dirs(o->figures)) {
+            mt_error_set(err, MT_ERR_IO, "cannot create '%s': %s", o->figures, strerror(errno));
+            return false;
+        }
+        snprintf(out, sizeof out, "%s/%s.svg", o->figures, ov->id);
+        if (!figures_write_overlay(out, ov->title, "test_accuracy", dir_ptrs, labels, n, err)) return false;
+    }
+    return true;
+}
+
+/* Links to the figures of one run, as the results file sees them. */
+static void figure_links(FILE *f, const results_options *o, const char *name) {
+    char dir[4300];
+    path_join(dir, sizeof dir, o->figures, name);
+    struct dirent **names = NULL;
+    int n = list_files(dir, &names);
+    if (n <= 0) {
+        if (n == 0) free(names);
+        return;
+    }
+    fprintf(f, "- **%s**:", name);
+    for (int k = 0; k < n; k++) {
+        const char *file = names[k]->d_name, *dot = strrchr(file, '.');
+        fprintf(f, "%s [%.*s](figures/%s/%s)", k ? " ·" : "", (int)(dot ? dot - file : (long)strlen(file)), file, name, file);
+    }
+    fprintf(f, "\n");
+    free_names(names, n);
+}
+
+/* Writes the results file whole (or not at all) from the runs' states. */
+static bool write_results(const rp_list *l, const run_info *info, const bool *overlay_drawn, const results_options *o) {
     double total = 0;
     int finished = 0;
-    for (int k = 0; k < l->n_exps; k++) {
-        examine(o->runs, l->exps[k].name, &want[k], &info[k]);
+    for (int k = 0; k < l->n_exps; k++)
         if (info[k].state == RUN_DONE) {
             total += runlog_total_seconds(&info[k].log);
             finished++;
         }
-    }
     mt_atomic_file af;
     mt_error err = {0};
     bool ok = mt_atomic_open(&af, o->out, &err) == MT_OK;
@@ -683,7 +837,14 @@ static bool write_results(const rp_list *l, const rp_words *want, const results_
             fprintf(f, "|---|---|---|---|---|---|---|---|\n");
             for (int k = 0; k < l->n_exps; k++)
                 if (in_table(&l->exps[k], tab->id)) write_row(f, &l->exps[k], &info[k]);
+            for (int v = 0; v < l->n_overlays; v++)
+                if (overlay_drawn[v] && strcmp(l->overlays[v].table, tab->id) == 0)
+                    fprintf(f, "\n![%s](figures/%s.svg)\n", l->overlays[v].title, l->overlays[v].id);
         }
+        fprintf(f, "\n## Figures of each run\n\nTest accuracy and loss per epoch, and, from best.safetensors on the test set, the\n"
+                   "confusion matrix, misclassified digits and the first convolution's filters.\n\n");
+        for (int k = 0; k < l->n_exps; k++)
+            if (info[k].state == RUN_DONE) figure_links(f, o, l->exps[k].name);
         /* What the numbers mean: kept by hand beside the list. */
         char notes[4200];
         const char *slash = strrchr(o->list_path, '/');
@@ -700,6 +861,28 @@ static bool write_results(const rp_list *l, const rp_words *want, const results_
         ok = mt_atomic_commit(&af, &err) == MT_OK;
     }
     if (!ok) cli_error("%s", err.msg);
+    return ok;
+}
+
+/* Examines every run, draws the figures of the finished ones, writes the results file. */
+static bool report(const rp_list *l, const rp_words *want, results_options *o) {
+    const char *slash = strrchr(o->out, '/');
+    if (slash) snprintf(o->figures, sizeof o->figures, "%.*s/figures", (int)(slash - o->out), o->out);
+    else snprintf(o->figures, sizeof o->figures, "figures");
+    run_info *info = calloc((size_t)l->n_exps, sizeof *info);
+    bool drawn[RP_MAX_OVERLAYS] = {0};
+    if (!info) {
+        cli_error("out of memory");
+        return false;
+    }
+    mt_error err = {0};
+    bool ok = true;
+    for (int k = 0; k < l->n_exps; k++) examine(o->runs, l->exps[k].name, &want[k], &info[k]);
+    for (int k = 0; ok && k < l->n_exps; k++)
+        if (info[k].state == RUN_DONE) ok = run_figures(o, l->exps[k].name, &err);
+    if (ok) ok = overlay_figures(l, info, o, drawn, &err);
+    if (!ok) cli_error("figures: %s", err.msg);
+    if (ok) ok = write_results(l, info, drawn, o);
     for (int k = 0; k < l->n_exps; k++) runlog_free(&info[k].log);
     free(info);
     return ok;
@@ -791,7 +974,8 @@ int cmd_reproduce(int argc, char **argv) {
         printf("would train %d, reuse %d, skip %d (in progress elsewhere); would write %s\n", trained, reused, skipped, out);
         return 0;
     }
-    if (!write_results(&list, want, &(results_options){list_path, runs, out, quick})) return 1;
+    results_options ro = {.list_path = list_path, .runs = runs, .out = out, .data = data, .quick = quick};
+    if (!report(&list, want, &ro)) return 1;
     char t[32];
     format_duration(now_seconds() - start, t, sizeof t);
     printf("trained %d, reused %d, skipped %d (in progress elsewhere) in %s; wrote %s\n", trained, reused, skipped, t, out);

@@ -1,6 +1,6 @@
 /* End to end: `mytorch reproduce --quick` on two cheap experiments of the real list
  * trains them into a temporary runs folder and writes their rows; a second invocation
- * reuses both runs untouched; a changed flag makes a run stale; a failing run leaves
+ * reuses both runs (and their figures) untouched; a changed flag makes a run stale; a failing run leaves
  * no results file. */
 #include "cli_run.h"
 #include "test.h"
@@ -50,15 +50,23 @@ MT_TEST(e2e_reproduce_quick_trains_then_reuses) {
     char record[512];
     snprintf(record, sizeof record, "%s/command.txt", fcn);
     CHECK(file_has(record, "train --model fcn --epochs 10 --epochs 1 --max-steps "));
+    /* Figures: each run's beside the results file, linked from it. */
+    char figures[400];
+    snprintf(figures, sizeof figures, "%s/figures", dir);
+    CHECK(mtime_ns(figures, "fcn/confusion.svg") > 0 && mtime_ns(figures, "fcn/misclassified.png") > 0);
+    CHECK(mtime_ns(figures, "cnn1/accuracy.svg") > 0 && mtime_ns(figures, "cnn1/filters.png") > 0);
+    CHECK(file_has(results, "[confusion](figures/fcn/confusion.svg)"));
     long long best = mtime_ns(fcn, "best.safetensors"), metrics = mtime_ns(fcn, "metrics.jsonl");
+    long long drawn = mtime_ns(fcn, "figures/confusion.svg");
     REQUIRE(best > 0 && metrics > 0);
 
     /* Again: nothing is retrained, nothing in the runs changes, the results are rewritten. */
     cli_run(&r, args);
     REQUIRE(r.status == 0);
     CHECK_MSG(strstr(r.out, "trained 0, reused 2"), "second run: %s", r.out);
-    CHECK(!strstr(r.out, "== fcn"));
+    CHECK(!strstr(r.out, "== fcn") && !strstr(r.out, "figures fcn"));
     CHECK(mtime_ns(fcn, "best.safetensors") == best && mtime_ns(fcn, "metrics.jsonl") == metrics);
+    CHECK(mtime_ns(fcn, "figures/confusion.svg") == drawn);
     CHECK(file_has(results, "| fcn | `--model fcn --epochs 10` | 1 | "));
 
     /* A list whose fcn line changed: the run is stale. */

@@ -904,35 +904,38 @@ int cmd_reproduce(int argc, char **argv) {
         {"--data", ARG_STR, &data, 0, 0, "DIR", "folder with the four MNIST files; default data/mnist", false},
     };
     int n = (int)(sizeof specs / sizeof specs[0]);
-    const char *names[RP_MAX_EXPERIMENTS];
+    const char **names = calloc((size_t)argc, sizeof *names); /* room for every argument */
+    if (!names) {
+        cli_error("out of memory");
+        return 1;
+    }
     int n_names = 0;
-    args_result ar = args_parse_operands(
-        "reproduce",
-        "Trains the experiments of the list that have no finished run with the same flags, then\n"
-        "writes the results file from every run. Arguments: NAME|TABLE ... (experiments or tables\n"
-        "of the list to train; all when none). The results file always covers the whole list.",
-        argc, argv, 2, specs, n, names, RP_MAX_EXPERIMENTS, &n_names);
-    if (ar == ARGS_HELP) return 0;
-    if (ar == ARGS_ERROR) return 2;
+    args_result ar = args_parse_positional(
+        "reproduce", "[NAME|TABLE ...]",
+        "Trains the experiments of the list (the named experiments and tables; all when none) that\n"
+        "have no finished run with the same flags, draws the figures of every finished run, then\n"
+        "writes the results file, which always covers the whole list.",
+        argc, argv, 2, specs, n, names, &n_names);
+    static rp_list list;
+    bool selected[RP_MAX_EXPERIMENTS] = {0};
+    int status = ar == ARGS_HELP ? 0 : ar == ARGS_ERROR ? 2 : read_list(list_path, &list) ? -1 : 1;
+    for (int k = 0; status < 0 && k < n_names; k++) {
+        const rp_experiment *e = find_experiment(&list, names[k]);
+        bool table = find_table(&list, names[k]) != NULL;
+        if (!e && !table) {
+            fprintf(stderr, "mytorch reproduce: no experiment or table '%s' in %s\n", names[k], list_path);
+            status = 2;
+        }
+        for (int j = 0; j < list.n_exps; j++)
+            if (&list.exps[j] == e || (table && in_table(&list.exps[j], names[k]))) selected[j] = true;
+    }
+    free(names);
+    if (status >= 0) return status;
     if (!runs) runs = quick ? "runs/quick" : "runs/experiments";
     char default_out[4200];
     if (!out) {
         if (quick) snprintf(default_out, sizeof default_out, "%s/RESULTS.md", runs);
         out = quick ? default_out : "docs/RESULTS.md";
-    }
-
-    static rp_list list;
-    if (!read_list(list_path, &list)) return 1;
-    bool selected[RP_MAX_EXPERIMENTS] = {0};
-    for (int k = 0; k < n_names; k++) {
-        const rp_experiment *e = find_experiment(&list, names[k]);
-        bool table = find_table(&list, names[k]) != NULL;
-        if (!e && !table) {
-            fprintf(stderr, "mytorch reproduce: no experiment or table '%s' in %s\n", names[k], list_path);
-            return 2;
-        }
-        for (int j = 0; j < list.n_exps; j++)
-            if (&list.exps[j] == e || (table && in_table(&list.exps[j], names[k]))) selected[j] = true;
     }
     static rp_words want[RP_MAX_EXPERIMENTS];
     for (int k = 0; k < list.n_exps; k++) {

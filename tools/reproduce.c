@@ -438,9 +438,10 @@ static bool checkpoint_matches(const mt_safetensors *st, const rp_words *w, char
         char want[64], got[64] = "";
         const char *given = recorded[r].on ? (has_word(w, recorded[r].flag) ? recorded[r].on : NULL)
                                            : word_after(w, recorded[r].flag);
-        if (given) snprintf(want, sizeof want, "%s", given);
-        else if (recorded[r].def == DEF_FIXED) snprintf(want, sizeof want, "%s", recorded[r].fixed);
-        else recipe_value(info, recorded[r].key, want, sizeof want);
+        char def[64];
+        if (recorded[r].def == DEF_FIXED) snprintf(def, sizeof def, "%s", recorded[r].fixed);
+        else recipe_value(info, recorded[r].key, def, sizeof def);
+        snprintf(want, sizeof want, "%s", given ? given : def);
         /* Adam and AdamW have no momentum: train records 0 whatever the recipe says. */
         const char *opt = word_after(w, "--optimizer");
         if (strcmp(recorded[r].key, "momentum") == 0 && !given &&
@@ -465,9 +466,6 @@ static bool checkpoint_matches(const mt_safetensors *st, const rp_words *w, char
         /* A setting train did not record yet when this run was made had its default then,
          * so the run matches only a list that leaves it at that default. */
         if (!have) {
-            char def[64];
-            if (recorded[r].def == DEF_FIXED) snprintf(def, sizeof def, "%s", recorded[r].fixed);
-            else recipe_value(info, recorded[r].key, def, sizeof def);
             if (given && !same_value(want, def)) {
                 snprintf(why, n, "trained before %s was recorded (so with %s), listed %s", recorded[r].key, def, want);
                 ok = false;

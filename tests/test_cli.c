@@ -45,11 +45,11 @@ MT_TEST(cli_reproduce_rejects_bad_lists) {
         fputs(lists[k][0], f);
         fclose(f);
         snprintf(args, sizeof args, "reproduce --dry-run --list '%s'", path);
-        expect_error(args, 1, lists[k][1]);
+        cli_expect_error(args, 1, lists[k][1]);
     }
     snprintf(args, sizeof args, "reproduce --dry-run --list '%s/experiments/list.tsv' nope", MT_SOURCE_DIR);
-    expect_error(args, 2, "no experiment or table 'nope'");
-    expect_error("reproduce --list /nonexistent/list.tsv", 1, "/nonexistent/list.tsv");
+    cli_expect_error(args, 2, "no experiment or table 'nope'");
+    cli_expect_error("reproduce --list /nonexistent/list.tsv", 1, "/nonexistent/list.tsv");
     remove(path);
     rmdir(dir);
 }

@@ -127,7 +127,7 @@ MT_TEST(cli_validates_every_flag) {
         {"train --lr 1e999", "--lr expects a number"},
         {"train --momentum -1", "--momentum must be between"},
         {"train --weight-decay abc", "--weight-decay expects a number"},
-        {"train --seed 4294967296", "--seed must be between 0 and 4.29497e+09"},
+        {"train --seed 4294967296", "--seed must be between 0 and 4294967295"},
         {"train --seed -1", "--seed must be between"},
         {"train --threads 2000", "--threads must be between 0 and 1024"},
         {"train --data ''", "--data needs a non-empty value"},

@@ -59,8 +59,12 @@ static bool set_value(const char *command, arg_spec *s, const char *value) {
         return false;
     }
     if (v < s->min || v > s->max) {
-        fprintf(stderr, "mytorch %s: %s must be between %g and %g, got %s\n", command, s->flag, s->min,
-                s->max, value);
+        if (s->kind == ARG_INT) /* whole numbers in full: 4294967295, not 4.29497e+09 */
+            fprintf(stderr, "mytorch %s: %s must be between %.0f and %.0f, got %s\n", command, s->flag, s->min,
+                    s->max, value);
+        else
+            fprintf(stderr, "mytorch %s: %s must be between %g and %g, got %s\n", command, s->flag, s->min, s->max,
+                    value);
         return false;
     }
     if (s->kind == ARG_INT) *(long *)s->dst = (long)v;

@@ -4,16 +4,10 @@
  * [0, 1] or fail with a message; a failed decode must explain itself and leave *out
  * empty. No crash, no out-of-bounds access, no leak, no hang.
  *
- * Build and run from the repository root (clang with libFuzzer):
- *   clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc \
- *       -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION tests/fuzz/fuzz_image.c src/io/png_read.c \
- *       src/io/pgm.c src/io/image.c src/io/file.c src/data/digit.c src/core/error.c \
- *       -lz -lm -o /tmp/fuzz_image
- *   mkdir -p /tmp/image_corpus && /tmp/fuzz_image -max_total_time=60 -max_len=4096 \
- *       /tmp/image_corpus tests/fuzz/corpus/image
+ * Build and run with tests/fuzz/run.sh SECONDS fuzz_image.
  * FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION (libFuzzer's convention) skips the PNG chunk
  * CRC check, which random mutations would otherwise almost never pass.
- * The seed corpus (tests/fuzz/corpus/image) holds the small test PNGs and PGMs of every
+ * The seed corpus (tests/fuzz/corpus/fuzz_image) holds the small test PNGs and PGMs of every
  * colour type, bit depth and interlace. */
 #include "mytorch/image.h"
 

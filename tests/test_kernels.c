@@ -1,6 +1,5 @@
 /* The fast kernels against their plain references. */
 #include "kernels/cpu/blas.h"
-#include "kernels/cpu/gemm_small.h"
 #include "kernels/cpu/im2col.h"
 #include "kernels/cpu/pool.h"
 #include "mytorch/core.h"
@@ -42,53 +41,6 @@ MT_TEST(sgemm_matches_reference) {
             free(B);
             free(C1);
             free(C2);
-        }
-}
-
-/* The per-image GEMMs of conv2d (gemm_small.c) equal mt_sgemm_ref: the models' shapes
- * (resnet8's 16 x 784 x 144 and 64 x 49 x 576, lenet's 6 x 784 x 25, the transposed
- * weight of the input gradient) and shapes that leave every kind of edge tile, with
- * leading dimensions wider than the matrices. nt_acc adds to what C held. */
-MT_TEST(small_gemms_match_reference) {
-    const int64_t shapes[][3] = {{16, 784, 144}, {64, 49, 576}, {6, 784, 25}, {144, 784, 16}, {1, 1, 1},
-                                 {7, 23, 9},     {5, 8, 3},     {13, 17, 33}, {2, 100, 150},  {11, 15, 0}};
-    mt_rng rng;
-    mt_rng_seed(&rng, 5);
-    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
-        for (int nt = 0; nt < 2; nt++) {
-            int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
-            int64_t lda = K + 3, ldb = (nt ? K : N) + 1, ldc = N + 2;
-            int64_t na = M * lda, nb = (nt ? N : K) * ldb, nc = M * ldc;
-            float *A = malloc((size_t)(na + 1) * sizeof(float)), *B = malloc((size_t)(nb + 1) * sizeof(float));
-            float *C1 = malloc((size_t)nc * sizeof(float)), *C2 = malloc((size_t)nc * sizeof(float));
-            float *bias = malloc((size_t)(M + 1) * sizeof(float));
-            for (int64_t i = 0; i < na; i++) A[i] = mt_rng_uniform(&rng) - 0.5f;
-            for (int64_t i = 0; i < nb; i++) B[i] = mt_rng_uniform(&rng) - 0.5f;
-            for (int64_t i = 0; i <= M; i++) bias[i] = mt_rng_uniform(&rng);
-            for (int64_t i = 0; i < nc; i++) C1[i] = C2[i] = mt_rng_uniform(&rng);
-            if (nt) {
-                mt_k_gemm_nt_acc(M, N, K, A, lda, B, ldb, C1, ldc);
-                mt_sgemm_ref(false, true, M, N, K, 1.0f, A, lda, B, ldb, 1.0f, C2, ldc);
-            } else {
-                mt_k_gemm_nn(M, N, K, A, lda, B, ldb, s % 2 ? bias : NULL, C1, ldc);
-                for (int64_t i = 0; i < M; i++)
-                    for (int64_t j = 0; j < N; j++) C2[i * ldc + j] = s % 2 ? bias[i] : 0.0f;
-                mt_sgemm_ref(false, false, M, N, K, 1.0f, A, lda, B, ldb, 1.0f, C2, ldc);
-            }
-            int bad = 0, outside = 0;
-            for (int64_t i = 0; i < M; i++)
-                for (int64_t j = 0; j < ldc; j++) {
-                    float x = C1[i * ldc + j], y = C2[i * ldc + j];
-                    if (j >= N) outside += x != y; /* the padding columns are left alone */
-                    else if (!(fabsf(x - y) <= 1e-4f + 1e-4f * fabsf(y))) bad++;
-                }
-            CHECK_MSG(bad == 0 && outside == 0, "%s %lldx%lldx%lld: %d entries differ, %d written outside C",
-                      nt ? "gemm_nt_acc" : "gemm_nn", (long long)M, (long long)N, (long long)K, bad, outside);
-            free(A);
-            free(B);
-            free(C1);
-            free(C2);
-            free(bias);
         }
 }
 

@@ -1,50 +1,25 @@
-/* conv2d: x (N,C,H,W), weight (O, C/g, KH, KW), bias (O) or NULL -> out (N, O, OH, OW).
- *
- * Threads split the batch, one image at a time: each thread builds the image's column
- * matrix (C/g*KH*KW rows per group, OH*OW columns) in its own scratch and multiplies the
- * weight into it with the register-tiled GEMMs of gemm_small.c, writing the output image
- * in place with its bias. The products of one image are too small to split well across
- * threads (16 x 144 x 784 for resnet8), and one parallel region per layer replaces a
- * BLAS call, a transpose and their barriers. Nothing is kept for the backward pass but
- * the geometry: it rebuilds each image's columns, which costs an im2col and saves a
- * column matrix of the whole batch (tens of MB for resnet8).
- *
- * The weight gradient sums over images in MT_CONV_PARTS fixed, contiguous runs of the
- * batch, one partial sum each, added in order at the end: the result does not depend on
- * the number of threads. */
-#include "kernels/cpu/gemm_small.h"
+/* conv2d as im2col + GEMM: x (N,C,H,W), weight (O, C/g, KH, KW), bias (O) or NULL ->
+ * out (N, O, OH, OW). Images go through in chunks: one GEMM per group and chunk
+ * multiplies the weight (O/g, C/g*KH*KW) by the chunk's column matrix
+ * (C/g*KH*KW, n*OH*OW), which is sized to stay in cache. When the whole batch is one
+ * chunk (the small nets) its columns are kept for the weight gradient; otherwise the
+ * backward rebuilds them chunk by chunk, which costs an im2col and saves writing and
+ * re-reading a column matrix of the whole batch (tens of MB for resnet8) through memory. */
+#include "kernels/cpu/blas.h"
 #include "kernels/cpu/im2col.h"
 #include "ops/internal.h"
 
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 typedef struct {
     mt_window g;
     int64_t groups;
+    float *col; /* the batch's columns when it was one chunk, else NULL (arena) */
 } conv_saved;
 
 static int64_t or_default(int v, int64_t def) { return v ? v : def; }
 
-static int max_threads(void) {
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
-
-static int thread_id(void) {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
-/* Checks shapes and fills the window; false (ctx error) when they do not fit. */
+/* Checks shapes and fills the window; NULL (ctx error) when they do not fit. */
 static bool conv_plan(mt_ctx *ctx, const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
                       mt_conv2d_params p, mt_window *g, int64_t *groups) {
     char sx[96], sw[96];
@@ -74,20 +49,33 @@ static bool conv_plan(mt_ctx *ctx, const mt_tensor *x, const mt_tensor *w, const
     return true;
 }
 
-/* Sizes of one group's product: the weight is O/g x K, the columns K x P. */
-typedef struct {
-    int64_t O, Og, K, P, CKK, CHW;
-} conv_dims;
-
-static conv_dims dims_of(const mt_window *g, int64_t O, int64_t groups) {
-    conv_dims d = {.O = O, .Og = O / groups, .K = g->C / groups * g->KH * g->KW, .P = g->OH * g->OW,
-                   .CKK = g->C * g->KH * g->KW, .CHW = g->C * g->H * g->W};
-    return d;
+/* out (n images) = weight @ im2col(x) + bias, for the n images of window g; col and tmp
+ * are scratch of C*KH*KW*n*P and O*n*P floats. */
+static void conv_images(const mt_window *g, int64_t groups, const float *x, const mt_tensor *weight,
+                        const mt_tensor *bias, float *col, float *tmp, float *out) {
+    const int64_t O = weight->shape[0], P = g->OH * g->OW, NP = g->N * P;
+    const int64_t K = g->C / groups * g->KH * g->KW, Og = O / groups;
+    mt_k_im2col(g, x, col);
+    for (int64_t gi = 0; gi < groups; gi++)
+        mt_sgemm(false, false, Og, NP, K, 1.0f, weight->data + gi * Og * K, K, col + gi * K * NP, NP, 0.0f,
+                 tmp + gi * Og * NP, NP);
+    /* (O, n*P) -> (n, O, P), adding the bias on the way. */
+#pragma omp parallel for collapse(2) if (O * NP > (1 << 16))
+    for (int64_t n = 0; n < g->N; n++)
+        for (int64_t o = 0; o < O; o++) {
+            const float *src = tmp + o * NP + n * P;
+            float *dst = out + (n * O + o) * P;
+            float bo = bias ? bias->data[o] : 0.0f;
+            for (int64_t k = 0; k < P; k++) dst[k] = src[k] + bo;
+        }
 }
 
-/* Parallel over images only when there is enough work to pay for waking a thread. */
-static bool worth_threads(const mt_window *g, const conv_dims *d) {
-    return g->N > 1 && d->O * d->K * d->P * g->N > (1 << 16);
+/* Images per chunk: the chunk's column matrix stays around this many floats (bounded
+ * memory, and it stays in cache), at least one image, at most the batch. */
+#define MT_CONV_CHUNK_FLOATS ((int64_t)1 << 19)
+static int64_t conv_chunk(const mt_window *g) {
+    int64_t per_image = g->C * g->KH * g->KW * g->OH * g->OW, chunk = MT_CONV_CHUNK_FLOATS / per_image;
+    return chunk < 1 ? 1 : chunk > g->N ? g->N : chunk;
 }
 
 mt_tensor *mt_conv2d(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bias, mt_conv2d_params p) {
@@ -97,95 +85,75 @@ mt_tensor *mt_conv2d(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bi
     mt_window g;
     int64_t groups;
     if (!conv_plan(ctx, x, weight, bias, p, &g, &groups)) return NULL;
-    const conv_dims d = dims_of(&g, weight->shape[0], groups);
-    mt_tensor *out = mt_tensor_empty(ctx, 4, (int64_t[]){g.N, d.O, g.OH, g.OW});
+    const int64_t O = weight->shape[0], P = g.OH * g.OW, CKK = g.C * g.KH * g.KW;
+    mt_tensor *out = mt_tensor_empty(ctx, 4, (int64_t[]){g.N, O, g.OH, g.OW});
     if (!out) return NULL;
-    ctx->flops += 2.0 * (double)(d.O * g.N * d.P * d.K);
-    float *scratch = mt_ctx_alloc(ctx, (size_t)(max_threads() * d.CKK * d.P) * sizeof(float));
-    if (!scratch) return NULL;
-    mt_window one = g;
-    one.N = 1;
-    const float *w = weight->data, *bv = bias ? bias->data : NULL;
-#pragma omp parallel for schedule(static) if (worth_threads(&g, &d))
-    for (int64_t n = 0; n < g.N; n++) {
-        float *col = scratch + thread_id() * d.CKK * d.P, *o = out->data + n * d.O * d.P;
-        mt_k_im2col(&one, x->data + n * d.CHW, col);
-        for (int64_t gi = 0; gi < groups; gi++)
-            mt_k_gemm_nn(d.Og, d.P, d.K, w + gi * d.Og * d.K, d.K, col + gi * d.K * d.P, d.P,
-                         bv ? bv + gi * d.Og : NULL, o + gi * d.Og * d.P, d.P);
+    ctx->flops += 2.0 * (double)(O * g.N * P * (CKK / groups));
+    const int64_t chunk = conv_chunk(&g);
+    float *col = mt_ctx_alloc(ctx, (size_t)(CKK * chunk * P) * sizeof(float));
+    float *tmp = mt_ctx_alloc(ctx, (size_t)(O * chunk * P) * sizeof(float));
+    if (!col || !tmp) return NULL;
+    for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
+        mt_window part = g;
+        part.N = g.N - n0 < chunk ? g.N - n0 : chunk;
+        conv_images(&part, groups, x->data + n0 * g.C * g.H * g.W, weight, bias, col, tmp, out->data + n0 * O * P);
     }
     if (!mt_needs_grad(ctx, in, n_in)) return out;
     conv_saved *saved = mt_ctx_alloc(ctx, sizeof *saved);
     if (!saved) return NULL;
-    *saved = (conv_saved){g, groups};
+    *saved = (conv_saved){g, groups, chunk == g.N ? col : NULL};
     mt_node *node = mt_record(ctx, MT_OP_CONV2D, out, in, n_in);
     if (node) node->saved = saved;
     return out;
 }
 
-#define MT_CONV_PARTS 8
-
 void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
     mt_tensor *x = node->in[0], *w = node->in[1], *b = node->n_in > 2 ? node->in[2] : NULL;
     const conv_saved *s = node->saved;
     const mt_window *g = &s->g;
-    const int64_t groups = s->groups;
-    const conv_dims d = dims_of(g, w->shape[0], groups);
-    ctx->flops += 2.0 * (double)(d.O * g->N * d.P * d.K) * ((w->requires_grad ? 1 : 0) + (x->requires_grad ? 1 : 0));
+    const int64_t O = w->shape[0], P = g->OH * g->OW, CHW = g->C * g->H * g->W;
+    const int64_t K = g->C / s->groups * g->KH * g->KW, Og = O / s->groups, chunk = conv_chunk(g);
+    ctx->flops += 2.0 * (double)(O * g->N * P * K) * ((w->requires_grad ? 1 : 0) + (x->requires_grad ? 1 : 0));
     const bool gb = b && b->requires_grad && mt_tensor_ensure_grad(ctx, b);
     const bool gw = w->requires_grad && mt_tensor_ensure_grad(ctx, w);
     const bool gx = x->requires_grad && mt_tensor_ensure_grad(ctx, x);
-    if (!gb && !gw && !gx) return;
-    const int64_t parts = g->N < MT_CONV_PARTS ? g->N : MT_CONV_PARTS, WK = d.O * d.K;
-    const int threads = max_threads();
-    /* Per thread: the image's columns and their gradient. Per part: weight and bias
-     * gradient sums. wt: each group's weight transposed (K x O/g), for dcol = W^T dOut. */
-    float *col = mt_ctx_alloc(ctx, (size_t)(threads * 2 * d.CKK * d.P) * sizeof(float));
-    float *wpart = mt_ctx_alloc(ctx, (size_t)(parts * WK) * sizeof(float));
-    double *bpart = mt_ctx_alloc(ctx, (size_t)(parts * d.O) * sizeof(double));
-    float *wt = mt_ctx_alloc(ctx, (size_t)WK * sizeof(float));
-    if (!col || !wpart || !bpart || !wt) return;
-    for (int64_t gi = 0; gi < groups; gi++)
-        for (int64_t o = 0; o < d.Og; o++)
-            for (int64_t k = 0; k < d.K; k++)
-                wt[gi * WK / groups + k * d.Og + o] = w->data[(gi * d.Og + o) * d.K + k];
-    mt_window one = *g;
-    one.N = 1;
+    float *gt = mt_ctx_alloc(ctx, (size_t)(O * chunk * P) * sizeof(float));
+    /* col: the kept columns, or this chunk's rebuilt ones; dcol shares col's buffer then. */
+    float *col = s->col ? s->col : mt_ctx_alloc(ctx, (size_t)(g->C * g->KH * g->KW * chunk * P) * sizeof(float));
+    float *dcol = s->col ? mt_ctx_alloc(ctx, (size_t)(g->C * g->KH * g->KW * chunk * P) * sizeof(float)) : col;
+    double *bsum = mt_ctx_alloc(ctx, (size_t)O * sizeof(double));
+    if (!gt || !col || !dcol || !bsum) return;
+    for (int64_t o = 0; o < O; o++) bsum[o] = 0.0;
     const float *gout = node->out->grad;
-#pragma omp parallel for schedule(static) if (worth_threads(g, &d))
-    for (int64_t part = 0; part < parts; part++) {
-        float *c = col + thread_id() * 2 * d.CKK * d.P, *dc = c + d.CKK * d.P;
-        float *wsum = wpart + part * WK;
-        double *bsum = bpart + part * d.O;
-        memset(wsum, 0, (size_t)WK * sizeof(float));
-        for (int64_t o = 0; o < d.O; o++) bsum[o] = 0.0;
-        for (int64_t n = g->N * part / parts; n < g->N * (part + 1) / parts; n++) {
-            const float *go = gout + n * d.O * d.P;
-            if (gb)
-                for (int64_t o = 0; o < d.O; o++) {
-                    double sum = 0.0;
+    for (int64_t n0 = 0; n0 < g->N; n0 += chunk) {
+        mt_window part = *g;
+        part.N = g->N - n0 < chunk ? g->N - n0 : chunk;
+        const int64_t NP = part.N * P;
+        /* The chunk's output gradient as (O, n*P), the layout the GEMMs want. */
+#pragma omp parallel for collapse(2) if (O * NP > (1 << 16))
+        for (int64_t o = 0; o < O; o++)
+            for (int64_t n = 0; n < part.N; n++)
+                memcpy(gt + o * NP + n * P, gout + ((n0 + n) * O + o) * P, (size_t)P * sizeof(float));
+        if (gb)
+            for (int64_t o = 0; o < O; o++) {
+                double sum = 0.0;
 #pragma omp simd reduction(+ : sum)
-                    for (int64_t k = 0; k < d.P; k++) sum += go[o * d.P + k];
-                    bsum[o] += sum;
-                }
-            if (gw) { /* dW += dOut @ col^T */
-                mt_k_im2col(&one, x->data + n * d.CHW, c);
-                for (int64_t gi = 0; gi < groups; gi++)
-                    mt_k_gemm_nt_acc(d.Og, d.K, d.P, go + gi * d.Og * d.P, d.P, c + gi * d.K * d.P, d.P,
-                                     wsum + gi * d.Og * d.K, d.K);
+                for (int64_t k = 0; k < NP; k++) sum += gt[o * NP + k];
+                bsum[o] += sum;
             }
-            if (gx) { /* dcol = W^T @ dOut, then dx += col2im(dcol) */
-                for (int64_t gi = 0; gi < groups; gi++)
-                    mt_k_gemm_nn(d.K, d.P, d.Og, wt + gi * WK / groups, d.Og, go + gi * d.Og * d.P, d.P, NULL,
-                                 dc + gi * d.K * d.P, d.P);
-                mt_k_col2im(&one, dc, x->grad + n * d.CHW);
-            }
+        if (gw) { /* dW += dOut @ col^T, with this chunk's columns rebuilt unless kept */
+            if (!s->col) mt_k_im2col(&part, x->data + n0 * CHW, col);
+            for (int64_t gi = 0; gi < s->groups; gi++)
+                mt_sgemm(false, true, Og, K, NP, 1.0f, gt + gi * Og * NP, NP, col + gi * K * NP, NP, 1.0f,
+                         w->grad + gi * Og * K, K);
+        }
+        if (gx) { /* dcol = W^T @ dOut, then dx += col2im(dcol) */
+            for (int64_t gi = 0; gi < s->groups; gi++)
+                mt_sgemm(true, false, K, NP, Og, 1.0f, w->data + gi * Og * K, K, gt + gi * Og * NP, NP, 0.0f,
+                         dcol + gi * K * NP, NP);
+            mt_k_col2im(&part, dcol, x->grad + n0 * CHW);
         }
     }
-    for (int64_t part = 0; part < parts; part++) {
-        if (gw)
-            for (int64_t i = 0; i < WK; i++) w->grad[i] += wpart[part * WK + i];
-        if (gb)
-            for (int64_t o = 0; o < d.O; o++) b->grad[o] += (float)bpart[part * d.O + o];
-    }
+    if (gb)
+        for (int64_t o = 0; o < O; o++) b->grad[o] += (float)bsum[o];
 }

@@ -1,4 +1,6 @@
-/* im2col and its adjoint, single-threaded: conv2d runs them one image per thread. */
+/* im2col and its adjoint. Rows are independent (one input channel and kernel offset
+ * each), so both parallelise over rows without races in im2col; col2im parallelises over
+ * channels, whose rows write disjoint planes of dx. */
 #include "kernels/cpu/im2col.h"
 
 #include <string.h>
@@ -21,6 +23,7 @@ static void inside(int64_t w0, int64_t SW, int64_t W, int64_t OW, int64_t *lo, i
 
 void mt_k_im2col(const mt_window *g, const float *restrict x, float *restrict col) {
     const int64_t rows = g->C * g->KH * g->KW, cols = g->N * g->OH * g->OW;
+#pragma omp parallel for schedule(static) if (rows * cols > (1 << 16))
     for (int64_t r = 0; r < rows; r++) {
         int64_t c = r / (g->KH * g->KW), i = (r / g->KW) % g->KH, j = r % g->KW;
         float *dst = col + r * cols;
@@ -50,6 +53,7 @@ void mt_k_im2col(const mt_window *g, const float *restrict x, float *restrict co
 
 void mt_k_col2im(const mt_window *g, const float *restrict dcol, float *restrict dx) {
     const int64_t cols = g->N * g->OH * g->OW;
+#pragma omp parallel for schedule(static) if (g->C * g->KH * g->KW * cols > (1 << 16))
     for (int64_t c = 0; c < g->C; c++)
         for (int64_t i = 0; i < g->KH; i++)
             for (int64_t j = 0; j < g->KW; j++) {

@@ -1,4 +1,4 @@
-/* im2col / col2im for 2-D convolution, on raw buffers, single-threaded. */
+/* im2col / col2im for 2-D convolution, on raw buffers. */
 #ifndef MT_KERNELS_CPU_IM2COL_H
 #define MT_KERNELS_CPU_IM2COL_H
 

@@ -1,9 +1,11 @@
 /* The core's contracts: sticky errors, NULL passing through ops, grad mode, gradient
- * accumulation, and an arena that stops growing after the first step. */
+ * accumulation, an arena that stops growing after the first step, and the memory
+ * inference and the backward give back as they go. */
 #include "mytorch/models.h"
 #include "mytorch/ops.h"
 #include "test.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 MT_TEST(errors_are_sticky_and_null_passes_through) {
@@ -71,6 +73,85 @@ MT_TEST(the_arena_stops_growing_after_the_first_step) {
     CHECK(reserved[1] > 0);
     CHECK_MSG(reserved[2] == reserved[1] && reserved[3] == reserved[1],
               "arena bytes after steps 2-4: %zu %zu %zu", reserved[1], reserved[2], reserved[3]);
+    mt_ctx_free(ctx);
+    mt_module_free(m);
+}
+
+/* A stack of 12 Linear(256, 256) + ReLU on 512 rows: each activation is 512 KB. */
+static mt_module *deep_stack(mt_rng *rng) {
+    mt_module *s = mt_sequential_new();
+    bool ok = s && mt_sequential_append(s, mt_flatten_new(1, -1));
+    for (int k = 0; k < 12 && ok; k++)
+        ok = mt_sequential_append(s, mt_linear_new(256, 256, true, rng)) && mt_sequential_append(s, mt_relu_new());
+    CHECK(ok);
+    return s;
+}
+
+static mt_tensor *deep_input(mt_ctx *ctx) {
+    mt_tensor *x = mt_tensor_empty(ctx, 3, (int64_t[]){512, 16, 16});
+    for (int64_t i = 0; i < x->numel; i++) x->data[i] = (float)((i * 7919) % 1000) / 1000.0f - 0.5f;
+    return x;
+}
+
+MT_TEST(inference_holds_two_activations_not_the_whole_forward) {
+    mt_rng rng;
+    mt_rng_seed(&rng, 1);
+    mt_module *m = deep_stack(&rng);
+    REQUIRE(m);
+    /* With grad: every activation stays (the backward would need them). */
+    mt_ctx *ctx = mt_ctx_new();
+    mt_tensor *ref = mt_module_forward(m, ctx, deep_input(ctx));
+    REQUIRE(ref);
+    const int64_t numel = ref->numel;
+    float *want = malloc((size_t)numel * sizeof(float));
+    REQUIRE(want);
+    memcpy(want, ref->data, (size_t)numel * sizeof(float));
+    mt_ctx_reset(ctx);
+    size_t with_grad = mt_ctx_arena_bytes(ctx);
+    mt_ctx_free(ctx);
+    /* Without: outputs move down over the dead ones, on a growing arena (the first pass)
+     * and on the one chunk of the second; the numbers are the same. */
+    ctx = mt_ctx_new();
+    mt_set_grad_enabled(ctx, false);
+    for (int pass = 0; pass < 2; pass++) {
+        mt_tensor *y = mt_module_forward(m, ctx, deep_input(ctx));
+        REQUIRE(y && y->numel == numel);
+        CHECK_MSG(memcmp(y->data, want, (size_t)y->numel * sizeof(float)) == 0, "pass %d: outputs differ", pass);
+        mt_ctx_reset(ctx);
+    }
+    size_t without = mt_ctx_arena_bytes(ctx);
+    /* 25 activations with grad; input + two activations + scratch without. */
+    CHECK_MSG(without * 4 < with_grad, "arena with grad %zu bytes, without %zu", with_grad, without);
+    free(want);
+    mt_ctx_free(ctx);
+    mt_module_free(m);
+}
+
+MT_TEST(the_backward_reuses_gradients_it_is_done_with) {
+    mt_rng rng;
+    mt_rng_seed(&rng, 2);
+    mt_module *m = deep_stack(&rng);
+    REQUIRE(m);
+    mt_ctx *ctx = mt_ctx_new();
+    mt_tensor *x = deep_input(ctx);
+    x->requires_grad = true;
+    REQUIRE(mt_module_forward(m, ctx, x));
+    mt_ctx_reset(ctx);
+    size_t forward = mt_ctx_arena_bytes(ctx);
+    x = deep_input(ctx);
+    x->requires_grad = true;
+    mt_tensor *hidden = mt_module_forward(m, ctx, x);
+    mt_tensor *loss = mt_sum(ctx, hidden);
+    REQUIRE(mt_backward(ctx, loss));
+    /* Leaves keep their gradients; a non-leaf's is given back, as PyTorch keeps none. */
+    CHECK(x->grad != NULL && loss->grad != NULL && hidden->grad == NULL);
+    double norm = 0.0;
+    for (int64_t i = 0; i < x->numel; i++) norm += fabs(x->grad[i]);
+    CHECK(norm > 0.0);
+    mt_ctx_reset(ctx);
+    size_t step = mt_ctx_arena_bytes(ctx);
+    /* 25 gradients of 512 KB without reuse; a couple at a time with it. */
+    CHECK_MSG(step < forward + forward / 4, "arena: forward %zu bytes, forward + backward %zu", forward, step);
     mt_ctx_free(ctx);
     mt_module_free(m);
 }

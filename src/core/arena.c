@@ -61,6 +61,7 @@ void mt_ctx_reset(mt_ctx *ctx) {
     }
     ctx->used = 0;
     ctx->tape_len = 0;
+    ctx->free_grads = NULL;
 }
 
 mt_error *mt_ctx_error(mt_ctx *ctx) { return &ctx->error; }
@@ -103,3 +104,76 @@ bool mt_set_grad_enabled(mt_ctx *ctx, bool enabled) {
 }
 
 bool mt_is_grad_enabled(const mt_ctx *ctx) { return ctx->grad_enabled; }
+
+mt_arena_mark mt_ctx_mark(const mt_ctx *ctx) {
+    return (mt_arena_mark){ctx->chunks, ctx->chunks ? ctx->chunks->used : 0, ctx->used};
+}
+
+void mt_ctx_release(mt_ctx *ctx, mt_arena_mark m) {
+    /* Chunks made after the mark hold only newer memory: all of it goes. */
+    for (mt_chunk *c = ctx->chunks; c && c != m.chunk; c = c->next) c->used = 0;
+    if (m.chunk) m.chunk->used = m.used;
+    ctx->used = m.total;
+}
+
+/* The chunk holding p when p was allocated after mark m (it lies in a chunk newer than
+ * m's, or above m in m's); NULL otherwise. */
+static mt_chunk *after_mark(const mt_ctx *ctx, mt_arena_mark m, const void *p) {
+    const unsigned char *q = p;
+    for (mt_chunk *c = ctx->chunks; c; c = c->next) {
+        bool inside = q >= c->base && q < c->base + c->size;
+        if (c == m.chunk) return inside && q >= c->base + m.used ? c : NULL;
+        if (inside) return c;
+    }
+    return NULL;
+}
+
+mt_tensor *mt_ctx_keep(mt_ctx *ctx, mt_arena_mark m, mt_tensor *t, size_t min_bytes) {
+    if (!t || t->persistent || t->grad || t->node || ctx->used - m.total < min_bytes) return t;
+    mt_chunk *home = after_mark(ctx, m, t->data);
+    if (!after_mark(ctx, m, t)) { /* an older tensor (the input itself): all above m is dead */
+        if (!home) mt_ctx_release(ctx, m);
+        return t;
+    }
+    mt_tensor copy = *t;
+    const size_t bytes = ((size_t)(t->numel ? t->numel : 1) * sizeof(float) + MT_ALIGN - 1) / MT_ALIGN * MT_ALIGN;
+    mt_ctx_release(ctx, m);
+    if (home && home == ctx->chunks) {
+        /* In the chunk allocations come from: down to its first free byte (memmove, as
+         * the two places may overlap); the struct then goes above it. */
+        float *data = mt_ctx_alloc(ctx, bytes);
+        if (!data) return NULL; /* cannot happen: the memory was just released */
+        memmove(data, copy.data, bytes);
+        copy.data = data;
+    } else if (home) {
+        /* In an older chunk (the arena grew during the call): the data stays where it is
+         * and that chunk keeps it; copying it into the newest chunk would only touch
+         * more memory. */
+        size_t end = (size_t)((unsigned char *)copy.data - home->base) + bytes;
+        if (home->used < end) home->used = end;
+        ctx->used += bytes;
+    }
+    mt_tensor *kept = mt_ctx_alloc(ctx, sizeof *kept);
+    if (kept) *kept = copy;
+    return kept;
+}
+
+void *mt_ctx_alloc_grad(mt_ctx *ctx, size_t bytes) {
+    /* Best fit among the buffers given back; a step has tens of them, so a list will do. */
+    mt_free_block **best = NULL;
+    for (mt_free_block **b = &ctx->free_grads; *b; b = &(*b)->next)
+        if ((*b)->bytes >= bytes && (!best || (*b)->bytes < (*best)->bytes)) best = b;
+    if (!best) return mt_ctx_alloc(ctx, bytes);
+    mt_free_block *found = *best;
+    *best = found->next;
+    return found;
+}
+
+void mt_ctx_give_back_grad(mt_ctx *ctx, void *p, size_t bytes) {
+    bytes = (bytes + MT_ALIGN - 1) / MT_ALIGN * MT_ALIGN; /* what mt_ctx_alloc reserved */
+    if (!p || bytes < sizeof(mt_free_block)) return;
+    mt_free_block *b = p;
+    b->bytes = bytes;
+    b->next = ctx->free_grads;
+    ctx->free_grads = b;
+}

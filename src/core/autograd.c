@@ -140,6 +140,13 @@ bool mt_backward(mt_ctx *ctx, mt_tensor *loss) {
         if (ctx->error.code != MT_OK) return false;
         if (ctx->detect_anomaly) check_backward(ctx, node);
         if (ctx->error.code != MT_OK) return false;
+        /* Every consumer of out came later on the tape and is done: its gradient is dead
+         * (PyTorch keeps no gradient of a non-leaf either), and its buffer is reused. */
+        mt_tensor *out = node->out;
+        if (out != loss && !out->persistent && out->node == node) {
+            mt_ctx_give_back_grad(ctx, out->grad, (size_t)(out->numel ? out->numel : 1) * sizeof(float));
+            out->grad = NULL;
+        }
     }
     return true;
 }

@@ -23,8 +23,15 @@ typedef struct mt_chunk {
     unsigned char *base;
 } mt_chunk;
 
+/* A freed gradient buffer waiting for reuse; the header lives in the buffer itself. */
+typedef struct mt_free_block {
+    struct mt_free_block *next;
+    size_t bytes;
+} mt_free_block;
+
 struct mt_ctx {
     mt_chunk *chunks;
+    mt_free_block *free_grads; /* gradients the backward is done with (reused, reset clears) */
     size_t reserved;       /* bytes in all chunks */
     size_t peak_used;      /* most bytes used in one step: sizes the chunk after reset */
     size_t used;           /* bytes used this step */
@@ -36,6 +43,25 @@ struct mt_ctx {
     double flops;          /* forward and backward GEMM-like work so far */
     mt_error error;
 };
+
+/* A position in the arena. mt_ctx_release(ctx, m) frees everything allocated after m
+ * at once (an op's scratch; a no-grad module's intermediates); gradient buffers must
+ * not be taken from the free list between the mark and its release. */
+typedef struct {
+    mt_chunk *chunk;
+    size_t used, total;
+} mt_arena_mark;
+mt_arena_mark mt_ctx_mark(const mt_ctx *ctx);
+void mt_ctx_release(mt_ctx *ctx, mt_arena_mark m);
+/* Releases everything allocated after m except t, which moves down to m when it lies
+ * above it (its data too, unless that lies below m, as a view of older data does).
+ * Only for tensors without a grad or a tape entry, in no-grad mode. Returns t's new
+ * address. Skipped (t returned as is) when fewer than min_bytes would be freed. */
+mt_tensor *mt_ctx_keep(mt_ctx *ctx, mt_arena_mark m, mt_tensor *t, size_t min_bytes);
+/* Arena memory for a gradient: a buffer the backward gave back when one fits, else new. */
+void *mt_ctx_alloc_grad(mt_ctx *ctx, size_t bytes);
+/* Gives a gradient buffer of this many bytes back for reuse within the step. */
+void mt_ctx_give_back_grad(mt_ctx *ctx, void *p, size_t bytes);
 
 /* True when an op with these inputs should record a tape entry. */
 bool mt_needs_grad(const mt_ctx *ctx, mt_tensor *const *in, int n);

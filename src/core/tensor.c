@@ -81,7 +81,7 @@ bool mt_tensor_ensure_grad(mt_ctx *ctx, mt_tensor *t) {
         t->grad = calloc(1, bytes); /* owned by t, freed in mt_tensor_free */
         if (!t->grad) mt_error_set(&ctx->error, MT_ERR_NOMEM, "out of memory for a gradient");
     } else {
-        t->grad = mt_ctx_alloc(ctx, bytes);
+        t->grad = mt_ctx_alloc_grad(ctx, bytes);
         if (t->grad) memset(t->grad, 0, bytes);
     }
     return t->grad != NULL;

@@ -1,5 +1,6 @@
 /* The basic layers: Linear, the activations, Flatten, Sequential. Each forward is one
  * or two ops; the ops record the backward. */
+#include "core/autograd.h"
 #include "mytorch/nn.h"
 #include "nn/init.h"
 #include "mytorch/ops.h"
@@ -62,8 +63,15 @@ mt_module *mt_flatten_new(int start_dim, int end_dim) {
 
 /* ---- Sequential ------------------------------------------------------------------------ */
 
+/* Without grad each child's output moves down over its predecessor's (dead by then),
+ * so a deep stack holds two activations at a time. */
 static mt_tensor *sequential_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) {
-    for (int k = 0; k < m->n_children && x; k++) x = mt_module_forward(m->children[k].module, ctx, x);
+    const bool compact = !mt_is_grad_enabled(ctx);
+    const mt_arena_mark start = mt_ctx_mark(ctx);
+    for (int k = 0; k < m->n_children && x; k++) {
+        x = mt_module_forward(m->children[k].module, ctx, x);
+        if (compact) x = mt_ctx_keep(ctx, start, x, 0);
+    }
     return x;
 }
 

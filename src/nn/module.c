@@ -1,4 +1,5 @@
 /* The module tree: registration, traversal, train/eval, state dicts. */
+#include "core/autograd.h"
 #include "mytorch/nn.h"
 
 #include <stdio.h>
@@ -115,9 +116,17 @@ int64_t *mt_module_buffer_i64(const mt_module *m, const char *name) {
     return e ? e->i64 : NULL;
 }
 
+/* Without grad nothing a module made but its output is needed after it returns: the
+ * output moves down over its intermediates, so inference holds about two activations
+ * at a time instead of the whole forward's. Below this many bytes of intermediates
+ * the copy is not worth it. */
+#define MT_KEEP_MIN_BYTES ((size_t)1 << 20)
+
 mt_tensor *mt_module_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) {
     if (!x || mt_ctx_failed(ctx)) return NULL;
-    return m->forward(m, ctx, x);
+    if (mt_is_grad_enabled(ctx)) return m->forward(m, ctx, x);
+    mt_arena_mark mark = mt_ctx_mark(ctx);
+    return mt_ctx_keep(ctx, mark, m->forward(m, ctx, x), MT_KEEP_MIN_BYTES);
 }
 
 mt_tensor *mt_module_forward_child(mt_module *m, const char *name, mt_ctx *ctx, mt_tensor *x) {

@@ -116,9 +116,11 @@ mt_tensor *mt_scaled_dot_product_attention(mt_ctx *ctx, mt_tensor *q, mt_tensor 
     memcpy(shape, q->shape, sizeof shape);
     shape[n - 1] = s->E;
     mt_tensor *out = mt_tensor_empty(ctx, n, shape);
+    const mt_arena_mark after_out = mt_ctx_mark(ctx);
     s->p = mt_ctx_alloc(ctx, (size_t)(s->B * s->T * s->S + 1) * sizeof(float));
     if (!out || !s->p) return NULL;
     const int64_t T = s->T, S = s->S, D = s->D, E = s->E;
+    const mt_arena_mark after_p = mt_ctx_mark(ctx);
     float *kt_all = mt_ctx_alloc(ctx, (size_t)(s->B * S * D + 1) * sizeof(float));
     if (!kt_all) return NULL;
     ctx->flops += 2.0 * (double)(s->B * T * S * (D + E));
@@ -132,6 +134,8 @@ mt_tensor *mt_scaled_dot_product_attention(mt_ctx *ctx, mt_tensor *q, mt_tensor 
         else if (D == 32 && E == 32) sdpa_forward_one(T, S, 32, 32, s->scale, Q, K, V, P, O, Kt);
         else sdpa_forward_one(T, S, D, E, s->scale, Q, K, V, P, O, Kt);
     }
+    /* K transposed was scratch; the probabilities too, unless the backward needs them. */
+    mt_ctx_release(ctx, mt_needs_grad(ctx, in, 3) ? after_p : after_out);
     mt_node *node = mt_record(ctx, MT_OP_SDPA, out, in, 3);
     if (node) node->saved = s;
     return out;
@@ -144,6 +148,7 @@ void mt_sdpa_backward(mt_ctx *ctx, mt_node *node) {
     bool gq = q->requires_grad && mt_tensor_ensure_grad(ctx, q);
     bool gk = k->requires_grad && mt_tensor_ensure_grad(ctx, k);
     bool gv = v->requires_grad && mt_tensor_ensure_grad(ctx, v);
+    const mt_arena_mark scratch = mt_ctx_mark(ctx); /* after the gradients: they stay */
     float *dS_all = mt_ctx_alloc(ctx, (size_t)(s->B * T * S + 1) * sizeof(float));
     float *vt_all = mt_ctx_alloc(ctx, (size_t)(s->B * S * E + 1) * sizeof(float));
     if (!dS_all || !vt_all) return;
@@ -160,4 +165,5 @@ void mt_sdpa_backward(mt_ctx *ctx, mt_node *node) {
         else if (D == 32 && E == 32) sdpa_backward_one(T, S, 32, 32, s->scale, Q, K, V, P, dO, dS, Vt, dQ, dK, dV);
         else sdpa_backward_one(T, S, D, E, s->scale, Q, K, V, P, dO, dS, Vt, dQ, dK, dV);
     }
+    mt_ctx_release(ctx, scratch);
 }

@@ -90,6 +90,8 @@ mt_tensor *mt_conv2d(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bi
     if (!out) return NULL;
     ctx->flops += 2.0 * (double)(O * g.N * P * (CKK / groups));
     const int64_t chunk = conv_chunk(&g);
+    const bool keep_col = chunk == g.N && mt_needs_grad(ctx, in, n_in);
+    const mt_arena_mark scratch = mt_ctx_mark(ctx);
     float *col = mt_ctx_alloc(ctx, (size_t)(CKK * chunk * P) * sizeof(float));
     float *tmp = mt_ctx_alloc(ctx, (size_t)(O * chunk * P) * sizeof(float));
     if (!col || !tmp) return NULL;
@@ -98,10 +100,11 @@ mt_tensor *mt_conv2d(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bi
         part.N = g.N - n0 < chunk ? g.N - n0 : chunk;
         conv_images(&part, groups, x->data + n0 * g.C * g.H * g.W, weight, bias, col, tmp, out->data + n0 * O * P);
     }
+    if (!keep_col) mt_ctx_release(ctx, scratch); /* col and tmp were this call's scratch */
     if (!mt_needs_grad(ctx, in, n_in)) return out;
     conv_saved *saved = mt_ctx_alloc(ctx, sizeof *saved);
     if (!saved) return NULL;
-    *saved = (conv_saved){g, groups, chunk == g.N ? col : NULL};
+    *saved = (conv_saved){g, groups, keep_col ? col : NULL};
     mt_node *node = mt_record(ctx, MT_OP_CONV2D, out, in, n_in);
     if (node) node->saved = saved;
     return out;
@@ -117,12 +120,13 @@ void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
     const bool gb = b && b->requires_grad && mt_tensor_ensure_grad(ctx, b);
     const bool gw = w->requires_grad && mt_tensor_ensure_grad(ctx, w);
     const bool gx = x->requires_grad && mt_tensor_ensure_grad(ctx, x);
+    const mt_arena_mark scratch = mt_ctx_mark(ctx); /* after the gradients: they stay */
     float *gt = mt_ctx_alloc(ctx, (size_t)(O * chunk * P) * sizeof(float));
     /* col: the kept columns, or this chunk's rebuilt ones; dcol shares col's buffer then. */
     float *col = s->col ? s->col : mt_ctx_alloc(ctx, (size_t)(g->C * g->KH * g->KW * chunk * P) * sizeof(float));
     float *dcol = s->col ? mt_ctx_alloc(ctx, (size_t)(g->C * g->KH * g->KW * chunk * P) * sizeof(float)) : col;
     double *bsum = mt_ctx_alloc(ctx, (size_t)O * sizeof(double));
-    if (!gt || !col || !dcol || !bsum) return;
+    if (!gt || !col || !dcol || !bsum) return; /* the ctx error is set */
     for (int64_t o = 0; o < O; o++) bsum[o] = 0.0;
     const float *gout = node->out->grad;
     for (int64_t n0 = 0; n0 < g->N; n0 += chunk) {
@@ -156,4 +160,5 @@ void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
     }
     if (gb)
         for (int64_t o = 0; o < O; o++) b->grad[o] += (float)bsum[o];
+    mt_ctx_release(ctx, scratch);
 }

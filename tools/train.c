@@ -567,7 +567,12 @@ int cmd_train(int argc, char **argv) {
     printf("checkpoints: %s/last.safetensors, %s/best.safetensors; metrics: %s/metrics.jsonl (timing.jsonl beside it); "
            "training state: %s/state.safetensors\n", o.out, o.out, o.out, o.out);
     fflush(stdout);
-    /* The run's pictures, from its metrics and its best checkpoint (one more test pass). */
+    /* The run's pictures, from its metrics and its best checkpoint (one more test pass).
+     * The training memory goes first, so that this pass does not add to the peak. */
+    mt_ctx_free(ctx);
+    ctx = NULL;
+    mt_loader_free(&train_loader);
+    mt_dataset_free(&train);
     if (!figures_write_run(o.out, o.data, &err)) {
         cli_error("the run finished and its checkpoints are kept, but its figures could not be written: %s", err.msg);
         goto done;

@@ -128,6 +128,9 @@ static mt_chunk *after_mark(const mt_ctx *ctx, mt_arena_mark m, const void *p) {
     return NULL;
 }
 
+/* mt_ctx_keep copies an output down only over at least this many times its size. */
+#define MT_KEEP_RATIO 3
+
 mt_tensor *mt_ctx_keep(mt_ctx *ctx, mt_arena_mark m, mt_tensor *t, size_t min_bytes) {
     if (!t || t->persistent || t->grad || t->node || ctx->used - m.total < min_bytes) return t;
     mt_chunk *home = after_mark(ctx, m, t->data);
@@ -137,6 +140,8 @@ mt_tensor *mt_ctx_keep(mt_ctx *ctx, mt_arena_mark m, mt_tensor *t, size_t min_by
     }
     mt_tensor copy = *t;
     const size_t bytes = ((size_t)(t->numel ? t->numel : 1) * sizeof(float) + MT_ALIGN - 1) / MT_ALIGN * MT_ALIGN;
+    /* Moving the data costs a copy of it: worth it only for several times its size. */
+    if (home == ctx->chunks && ctx->used - m.total < MT_KEEP_RATIO * bytes) return t;
     mt_ctx_release(ctx, m);
     if (home && home == ctx->chunks) {
         /* In the chunk allocations come from: down to its first free byte (memmove, as

@@ -56,7 +56,8 @@ void mt_ctx_release(mt_ctx *ctx, mt_arena_mark m);
 /* Releases everything allocated after m except t, which moves down to m when it lies
  * above it (its data too, unless that lies below m, as a view of older data does).
  * Only for tensors without a grad or a tape entry, in no-grad mode. Returns t's new
- * address. Skipped (t returned as is) when fewer than min_bytes would be freed. */
+ * address. Skipped (t returned as is) when fewer than min_bytes would be freed, or when
+ * the data would have to be copied over less than three times its size. */
 mt_tensor *mt_ctx_keep(mt_ctx *ctx, mt_arena_mark m, mt_tensor *t, size_t min_bytes);
 /* Arena memory for a gradient: a buffer the backward gave back when one fits, else new. */
 void *mt_ctx_alloc_grad(mt_ctx *ctx, size_t bytes);

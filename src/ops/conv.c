@@ -1,25 +1,50 @@
-/* conv2d as im2col + GEMM: x (N,C,H,W), weight (O, C/g, KH, KW), bias (O) or NULL ->
- * out (N, O, OH, OW). Images go through in chunks: one GEMM per group and chunk
- * multiplies the weight (O/g, C/g*KH*KW) by the chunk's column matrix
- * (C/g*KH*KW, n*OH*OW), which is sized to stay in cache. When the whole batch is one
- * chunk (the small nets) its columns are kept for the weight gradient; otherwise the
- * backward rebuilds them chunk by chunk, which costs an im2col and saves writing and
- * re-reading a column matrix of the whole batch (tens of MB for resnet8) through memory. */
+/* conv2d: x (N,C,H,W), weight (O, C/g, KH, KW), bias (O) or NULL -> out (N, O, OH, OW).
+ *
+ * Forward: threads split the batch, one image at a time. Each thread builds the image's
+ * column matrix (C/g*KH*KW rows per group, OH*OW columns) in its own scratch and
+ * multiplies the weight into it with the register-tiled GEMM of gemm_small.c, writing
+ * the output image in place with its bias: one parallel region per layer, where a BLAS
+ * call on the whole batch also needed a transpose to (N, O, OH, OW) and its barriers.
+ *
+ * Backward: images in chunks sized to keep the chunk's column matrix in cache. Per chunk,
+ * im2col rebuilds the columns (nothing but the geometry is saved by the forward), then
+ * dW += dOut @ col^T and dcol = W^T @ dOut on mt_sgemm, and col2im. A per-image backward
+ * with its own tiles was slower for resnet8 (its weight gradient wants a reduction over
+ * the batch, which BLAS does better). */
 #include "kernels/cpu/blas.h"
+#include "kernels/cpu/gemm_small.h"
 #include "kernels/cpu/im2col.h"
 #include "ops/internal.h"
 
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 typedef struct {
     mt_window g;
     int64_t groups;
-    float *col; /* the batch's columns when it was one chunk, else NULL (arena) */
 } conv_saved;
 
 static int64_t or_default(int v, int64_t def) { return v ? v : def; }
 
-/* Checks shapes and fills the window; NULL (ctx error) when they do not fit. */
+static int max_threads(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+static int thread_id(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* Checks shapes and fills the window; false (ctx error) when they do not fit. */
 static bool conv_plan(mt_ctx *ctx, const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
                       mt_conv2d_params p, mt_window *g, int64_t *groups) {
     char sx[96], sw[96];
@@ -49,33 +74,20 @@ static bool conv_plan(mt_ctx *ctx, const mt_tensor *x, const mt_tensor *w, const
     return true;
 }
 
-/* out (n images) = weight @ im2col(x) + bias, for the n images of window g; col and tmp
- * are scratch of C*KH*KW*n*P and O*n*P floats. */
-static void conv_images(const mt_window *g, int64_t groups, const float *x, const mt_tensor *weight,
-                        const mt_tensor *bias, float *col, float *tmp, float *out) {
-    const int64_t O = weight->shape[0], P = g->OH * g->OW, NP = g->N * P;
-    const int64_t K = g->C / groups * g->KH * g->KW, Og = O / groups;
-    mt_k_im2col(g, x, col);
-    for (int64_t gi = 0; gi < groups; gi++)
-        mt_sgemm(false, false, Og, NP, K, 1.0f, weight->data + gi * Og * K, K, col + gi * K * NP, NP, 0.0f,
-                 tmp + gi * Og * NP, NP);
-    /* (O, n*P) -> (n, O, P), adding the bias on the way. */
-#pragma omp parallel for collapse(2) if (O * NP > (1 << 16))
-    for (int64_t n = 0; n < g->N; n++)
-        for (int64_t o = 0; o < O; o++) {
-            const float *src = tmp + o * NP + n * P;
-            float *dst = out + (n * O + o) * P;
-            float bo = bias ? bias->data[o] : 0.0f;
-            for (int64_t k = 0; k < P; k++) dst[k] = src[k] + bo;
-        }
+/* Sizes of one group's product: the weight is O/g x K, the columns K x P. */
+typedef struct {
+    int64_t O, Og, K, P, CKK, CHW;
+} conv_dims;
+
+static conv_dims dims_of(const mt_window *g, int64_t O, int64_t groups) {
+    conv_dims d = {.O = O, .Og = O / groups, .K = g->C / groups * g->KH * g->KW, .P = g->OH * g->OW,
+                   .CKK = g->C * g->KH * g->KW, .CHW = g->C * g->H * g->W};
+    return d;
 }
 
-/* Images per chunk: the chunk's column matrix stays around this many floats (bounded
- * memory, and it stays in cache), at least one image, at most the batch. */
-#define MT_CONV_CHUNK_FLOATS ((int64_t)1 << 19)
-static int64_t conv_chunk(const mt_window *g) {
-    int64_t per_image = g->C * g->KH * g->KW * g->OH * g->OW, chunk = MT_CONV_CHUNK_FLOATS / per_image;
-    return chunk < 1 ? 1 : chunk > g->N ? g->N : chunk;
+/* Parallel over images only when there is enough work to pay for waking a thread. */
+static bool worth_threads(const mt_window *g, const conv_dims *d) {
+    return g->N > 1 && d->O * d->K * d->P * g->N > (1 << 16);
 }
 
 mt_tensor *mt_conv2d(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bias, mt_conv2d_params p) {
@@ -85,29 +97,41 @@ mt_tensor *mt_conv2d(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bi
     mt_window g;
     int64_t groups;
     if (!conv_plan(ctx, x, weight, bias, p, &g, &groups)) return NULL;
-    const int64_t O = weight->shape[0], P = g.OH * g.OW, CKK = g.C * g.KH * g.KW;
-    mt_tensor *out = mt_tensor_empty(ctx, 4, (int64_t[]){g.N, O, g.OH, g.OW});
+    const conv_dims d = dims_of(&g, weight->shape[0], groups);
+    mt_tensor *out = mt_tensor_empty(ctx, 4, (int64_t[]){g.N, d.O, g.OH, g.OW});
     if (!out) return NULL;
-    ctx->flops += 2.0 * (double)(O * g.N * P * (CKK / groups));
-    const int64_t chunk = conv_chunk(&g);
-    const bool keep_col = chunk == g.N && mt_needs_grad(ctx, in, n_in);
-    const mt_arena_mark scratch = mt_ctx_mark(ctx);
-    float *col = mt_ctx_alloc(ctx, (size_t)(CKK * chunk * P) * sizeof(float));
-    float *tmp = mt_ctx_alloc(ctx, (size_t)(O * chunk * P) * sizeof(float));
-    if (!col || !tmp) return NULL;
-    for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
-        mt_window part = g;
-        part.N = g.N - n0 < chunk ? g.N - n0 : chunk;
-        conv_images(&part, groups, x->data + n0 * g.C * g.H * g.W, weight, bias, col, tmp, out->data + n0 * O * P);
+    ctx->flops += 2.0 * (double)(d.O * g.N * d.P * d.K);
+    const mt_arena_mark before_scratch = mt_ctx_mark(ctx);
+    float *scratch = mt_ctx_alloc(ctx, (size_t)(max_threads() * d.CKK * d.P) * sizeof(float));
+    if (!scratch) return NULL;
+    mt_window one = g;
+    one.N = 1;
+    const float *w = weight->data, *bv = bias ? bias->data : NULL;
+#pragma omp parallel for schedule(static) if (worth_threads(&g, &d))
+    for (int64_t n = 0; n < g.N; n++) {
+        float *col = scratch + thread_id() * d.CKK * d.P, *o = out->data + n * d.O * d.P;
+        mt_k_im2col(&one, x->data + n * d.CHW, col);
+        for (int64_t gi = 0; gi < groups; gi++)
+            mt_k_gemm_nn(d.Og, d.P, d.K, w + gi * d.Og * d.K, d.K, col + gi * d.K * d.P, d.P,
+                         bv ? bv + gi * d.Og : NULL, o + gi * d.Og * d.P, d.P);
     }
-    if (!keep_col) mt_ctx_release(ctx, scratch); /* col and tmp were this call's scratch */
+    mt_ctx_release(ctx, before_scratch);
     if (!mt_needs_grad(ctx, in, n_in)) return out;
     conv_saved *saved = mt_ctx_alloc(ctx, sizeof *saved);
     if (!saved) return NULL;
-    *saved = (conv_saved){g, groups, keep_col ? col : NULL};
+    *saved = (conv_saved){g, groups};
     mt_node *node = mt_record(ctx, MT_OP_CONV2D, out, in, n_in);
     if (node) node->saved = saved;
     return out;
+}
+
+/* Images per chunk of the backward pass: the chunk's column matrix stays around this
+ * many floats (bounded memory, and it stays in cache), at least one image, at most the
+ * batch. */
+#define MT_CONV_CHUNK_FLOATS ((int64_t)1 << 19)
+static int64_t conv_chunk(const mt_window *g) {
+    int64_t per_image = g->C * g->KH * g->KW * g->OH * g->OW, chunk = MT_CONV_CHUNK_FLOATS / per_image;
+    return chunk < 1 ? 1 : chunk > g->N ? g->N : chunk;
 }
 
 void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
@@ -122,9 +146,8 @@ void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
     const bool gx = x->requires_grad && mt_tensor_ensure_grad(ctx, x);
     const mt_arena_mark scratch = mt_ctx_mark(ctx); /* after the gradients: they stay */
     float *gt = mt_ctx_alloc(ctx, (size_t)(O * chunk * P) * sizeof(float));
-    /* col: the kept columns, or this chunk's rebuilt ones; dcol shares col's buffer then. */
-    float *col = s->col ? s->col : mt_ctx_alloc(ctx, (size_t)(g->C * g->KH * g->KW * chunk * P) * sizeof(float));
-    float *dcol = s->col ? mt_ctx_alloc(ctx, (size_t)(g->C * g->KH * g->KW * chunk * P) * sizeof(float)) : col;
+    /* col: this chunk's rebuilt columns; dcol shares its buffer. */
+    float *col = mt_ctx_alloc(ctx, (size_t)(g->C * g->KH * g->KW * chunk * P) * sizeof(float)), *dcol = col;
     double *bsum = mt_ctx_alloc(ctx, (size_t)O * sizeof(double));
     if (!gt || !col || !dcol || !bsum) return; /* the ctx error is set */
     for (int64_t o = 0; o < O; o++) bsum[o] = 0.0;
@@ -145,8 +168,8 @@ void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
                 for (int64_t k = 0; k < NP; k++) sum += gt[o * NP + k];
                 bsum[o] += sum;
             }
-        if (gw) { /* dW += dOut @ col^T, with this chunk's columns rebuilt unless kept */
-            if (!s->col) mt_k_im2col(&part, x->data + n0 * CHW, col);
+        if (gw) { /* dW += dOut @ col^T, with this chunk's columns rebuilt */
+            mt_k_im2col(&part, x->data + n0 * CHW, col);
             for (int64_t gi = 0; gi < s->groups; gi++)
                 mt_sgemm(false, true, Og, K, NP, 1.0f, gt + gi * Og * NP, NP, col + gi * K * NP, NP, 1.0f,
                          w->grad + gi * Og * K, K);

@@ -1,0 +1,81 @@
+/* Register-tiled GEMMs for one image's convolution (see gemm_small.h).
+ *
+ * mt_k_gemm_nn keeps a 6 x 16 tile of C in twelve 8-float registers: each step of k
+ * loads 16 floats of a row of B and broadcasts 6 floats of a column of A, for 12 fused
+ * multiply-adds. B's 16-column panel (K x 16 floats) stays in L1 while the tile walks down
+ * the rows of A. Tiles at the edges take the same code with fewer rows or columns: the helpers
+ * are always inlined with constant sizes, so each size compiles to its own loop. */
+#include "kernels/cpu/gemm_small.h"
+
+#include <string.h>
+
+typedef float v8 __attribute__((vector_size(32)));
+
+#define INLINE static inline __attribute__((always_inline))
+
+/* Unaligned loads and stores. Macros, not functions: without AVX, passing a 32-byte
+ * vector by value would cross a different ABI (and GCC and clang warn about it). */
+#define LOAD8(dst, p) memcpy(&(dst), (p), sizeof(v8))
+#define STORE8(p, src) memcpy((p), &(src), sizeof(v8))
+
+#define NN_MR 6
+
+/* C[0:mr, 0:8*nv] = A[0:mr, :] @ B[:, 0:8*nv] + bias, for nv = 1 or 2 vectors wide. */
+INLINE void nn_tile(int mr, int nv, int64_t K, const float *A, int64_t lda, const float *B,
+                    int64_t ldb, const float *bias, float *C, int64_t ldc) {
+    v8 acc[NN_MR][2];
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < nv; v++) acc[r][v] = (v8){0};
+    for (int64_t k = 0; k < K; k++) {
+        v8 b[2];
+        for (int v = 0; v < nv; v++) LOAD8(b[v], B + k * ldb + 8 * v);
+        for (int r = 0; r < mr; r++) {
+            float a = A[r * lda + k];
+            for (int v = 0; v < nv; v++) acc[r][v] += a * b[v];
+        }
+    }
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < nv; v++) {
+            v8 out = acc[r][v] + (bias ? bias[r] : 0.0f);
+            STORE8(C + r * ldc + 8 * v, out);
+        }
+}
+
+/* The same for the last w < 8 columns, one at a time. */
+static void nn_columns(int64_t M, int64_t w, int64_t K, const float *A, int64_t lda, const float *B,
+                       int64_t ldb, const float *bias, float *C, int64_t ldc) {
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < w; j++) {
+            float sum = 0.0f;
+            for (int64_t k = 0; k < K; k++) sum += A[i * lda + k] * B[k * ldb + j];
+            C[i * ldc + j] = sum + (bias ? bias[i] : 0.0f);
+        }
+}
+
+/* Rows i0.. of C for columns [j, j + 8 * nv): full tiles of NN_MR rows, then the rest. */
+INLINE void nn_panel(int nv, int64_t M, int64_t K, const float *A, int64_t lda, const float *B,
+                     int64_t ldb, const float *bias, float *C, int64_t ldc) {
+    int64_t i = 0;
+    for (; i + NN_MR <= M; i += NN_MR)
+        nn_tile(NN_MR, nv, K, A + i * lda, lda, B, ldb, bias ? bias + i : NULL, C + i * ldc, ldc);
+    const float *bi = bias ? bias + i : NULL;
+    switch (M - i) {
+    case 5: nn_tile(5, nv, K, A + i * lda, lda, B, ldb, bi, C + i * ldc, ldc); break;
+    case 4: nn_tile(4, nv, K, A + i * lda, lda, B, ldb, bi, C + i * ldc, ldc); break;
+    case 3: nn_tile(3, nv, K, A + i * lda, lda, B, ldb, bi, C + i * ldc, ldc); break;
+    case 2: nn_tile(2, nv, K, A + i * lda, lda, B, ldb, bi, C + i * ldc, ldc); break;
+    case 1: nn_tile(1, nv, K, A + i * lda, lda, B, ldb, bi, C + i * ldc, ldc); break;
+    default: break;
+    }
+}
+
+void mt_k_gemm_nn(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                  int64_t ldb, const float *bias, float *C, int64_t ldc) {
+    int64_t j = 0;
+    for (; j + 16 <= N; j += 16) nn_panel(2, M, K, A, lda, B + j, ldb, bias, C + j, ldc);
+    if (j + 8 <= N) {
+        nn_panel(1, M, K, A, lda, B + j, ldb, bias, C + j, ldc);
+        j += 8;
+    }
+    if (j < N) nn_columns(M, N - j, K, A, lda, B + j, ldb, bias, C + j, ldc);
+}

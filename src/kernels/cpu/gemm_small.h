@@ -1,0 +1,14 @@
+/* A GEMM too small to split across threads: the product of one image's convolution,
+ * which each thread runs on its own images (src/ops/conv.c). Single-threaded, row-major,
+ * no packing; register tiles written with GCC vector extensions, so they compile to AVX2
+ * and FMA with -march=native and to SSE2 otherwise. mt_sgemm_ref is its reference in
+ * tests/test_kernels.c. */
+#ifndef MT_KERNELS_CPU_GEMM_SMALL_H
+#define MT_KERNELS_CPU_GEMM_SMALL_H
+
+#include <stdint.h>
+
+/* C (M x N) = A (M x K) @ B (K x N) + bias[i] on row i (bias may be NULL). */
+void mt_k_gemm_nn(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                  int64_t ldb, const float *bias, float *C, int64_t ldc);
+#endif

@@ -7,6 +7,7 @@
 #include "test.h"
 
 #include <math.h>
+#include <string.h>
 #include <stdlib.h>
 
 /* mt_sgemm (the loaded BLAS, when there is one) equals mt_sgemm_ref on the shapes the
@@ -79,6 +80,29 @@ MT_TEST(small_gemm_matches_reference) {
                 }
             CHECK_MSG(bad == 0 && outside == 0, "gemm_nn %lldx%lldx%lld: %d entries differ, %d written outside C",
                       (long long)M, (long long)N, (long long)K, bad, outside);
+            /* The indirect GEMM, its rows of B taken in reverse order through the offsets,
+             * against the plain one on B with its rows reversed. */
+            int64_t *boff = malloc((size_t)(K + 1) * sizeof(int64_t));
+            float *Brev = malloc((size_t)(nb + 1) * sizeof(float));
+            for (int64_t k = 0; k < K; k++) {
+                boff[k] = (K - 1 - k) * ldb;
+                memcpy(Brev + k * ldb, B + (K - 1 - k) * ldb, (size_t)ldb * sizeof(float));
+            }
+            mt_k_gemm_nn_indirect(M, N, K, A, lda, B, boff, s % 2 ? bias : NULL, C1, ldc);
+            for (int64_t i = 0; i < M; i++)
+                for (int64_t j = 0; j < N; j++) C2[i * ldc + j] = s % 2 ? bias[i] : 0.0f;
+            mt_sgemm_ref(false, false, M, N, K, 1.0f, A, lda, Brev, ldb, 1.0f, C2, ldc);
+            bad = outside = 0;
+            for (int64_t i = 0; i < M; i++)
+                for (int64_t j = 0; j < ldc; j++) {
+                    float x = C1[i * ldc + j], y = C2[i * ldc + j];
+                    if (j >= N) outside += x != y;
+                    else if (!(fabsf(x - y) <= 1e-4f + 1e-4f * fabsf(y))) bad++;
+                }
+            CHECK_MSG(bad == 0 && outside == 0, "gemm_nn_indirect %lldx%lldx%lld: %d entries differ, %d written outside C",
+                      (long long)M, (long long)N, (long long)K, bad, outside);
+            free(boff);
+            free(Brev);
             free(A);
             free(B);
             free(C1);

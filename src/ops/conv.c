@@ -90,6 +90,60 @@ static bool worth_threads(const mt_window *g, const conv_dims *d) {
     return g->N > 1 && d->O * d->K * d->P * g->N > (1 << 16);
 }
 
+/* Stride 1: the column matrix need not be built. On a zero-padded copy of the image
+ * (C, HP, WP), row (c, i, j) of the columns is the copy read from offset
+ * c*HP*WP + i*DH*WP + j*DW on, if the output is computed on the padded grid, OH rows of
+ * WP columns of which the first OW are real. So one indirect GEMM makes the image's output
+ * with the other WP - OW columns of each row wasted, then the real ones are copied out
+ * (or added, for the input gradient). Worth it while the waste is under a third. */
+typedef struct {
+    int64_t HP, WP, NPAD;     /* padded plane, and OH * WP output columns */
+    int64_t xp_floats;        /* the padded copy plus the slack its last reads run into */
+} shifted_plan;
+
+static bool shifted_ok(const mt_window *g) {
+    return g->SH == 1 && g->SW == 1 && 3 * (g->W + 2 * g->PW - g->OW) <= g->W + 2 * g->PW;
+}
+
+static shifted_plan shifted_of(const mt_window *g) {
+    shifted_plan s = {.HP = g->H + 2 * g->PH, .WP = g->W + 2 * g->PW};
+    s.NPAD = g->OH * s.WP;
+    s.xp_floats = g->C * s.HP * s.WP + (g->KW - 1) * g->DW + 8;
+    return s;
+}
+
+/* Offsets of the K = C/groups*KH*KW rows of one group's columns in the padded copy. */
+static void shifted_offsets(const mt_window *g, const shifted_plan *s, int64_t Cg, int64_t *boff) {
+    for (int64_t c = 0, k = 0; c < Cg; c++)
+        for (int64_t i = 0; i < g->KH; i++)
+            for (int64_t j = 0; j < g->KW; j++) boff[k++] = c * s->HP * s->WP + i * g->DH * s->WP + j * g->DW;
+}
+
+/* One image: out (O, OH, OW) = (or +=, when add) weight @ columns + bias. xp and tmp are
+ * the thread's scratch of s->xp_floats and O * s->NPAD floats. */
+static void shifted_image(const mt_window *g, const shifted_plan *s, int64_t groups, int64_t O,
+                          const int64_t *boff, const float *x, const float *w, const float *bias, bool add,
+                          float *xp, float *tmp, float *out) {
+    memset(xp, 0, (size_t)s->xp_floats * sizeof(float));
+    for (int64_t c = 0; c < g->C; c++)
+        for (int64_t h = 0; h < g->H; h++)
+            memcpy(xp + (c * s->HP + h + g->PH) * s->WP + g->PW, x + (c * g->H + h) * g->W,
+                   (size_t)g->W * sizeof(float));
+    const int64_t Cg = g->C / groups, Og = O / groups, K = Cg * g->KH * g->KW;
+    for (int64_t gi = 0; gi < groups; gi++)
+        mt_k_gemm_nn_indirect(Og, s->NPAD, K, w + gi * Og * K, K, xp + gi * Cg * s->HP * s->WP, boff,
+                              bias ? bias + gi * Og : NULL, tmp + gi * Og * s->NPAD, s->NPAD);
+    for (int64_t o = 0; o < O; o++)
+        for (int64_t oh = 0; oh < g->OH; oh++) {
+            const float *src = tmp + o * s->NPAD + oh * s->WP;
+            float *dst = out + (o * g->OH + oh) * g->OW;
+            if (add)
+                for (int64_t k = 0; k < g->OW; k++) dst[k] += src[k];
+            else
+                memcpy(dst, src, (size_t)g->OW * sizeof(float));
+        }
+}
+
 mt_tensor *mt_conv2d(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bias, mt_conv2d_params p) {
     mt_tensor *in[3] = {x, weight, bias};
     int n_in = bias ? 3 : 2;
@@ -102,11 +156,25 @@ mt_tensor *mt_conv2d(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bi
     if (!out) return NULL;
     ctx->flops += 2.0 * (double)(d.O * g.N * d.P * d.K);
     const mt_arena_mark before_scratch = mt_ctx_mark(ctx);
+    const float *w = weight->data, *bv = bias ? bias->data : NULL;
+    if (shifted_ok(&g)) {
+        const shifted_plan sp = shifted_of(&g);
+        const int64_t per_thread = sp.xp_floats + d.O * sp.NPAD;
+        float *scratch = mt_ctx_alloc(ctx, (size_t)(max_threads() * per_thread) * sizeof(float));
+        int64_t *boff = mt_ctx_alloc(ctx, (size_t)d.K * sizeof(int64_t));
+        if (!scratch || !boff) return NULL;
+        shifted_offsets(&g, &sp, g.C / groups, boff);
+#pragma omp parallel for schedule(static) if (worth_threads(&g, &d))
+        for (int64_t n = 0; n < g.N; n++) {
+            float *xp = scratch + thread_id() * per_thread;
+            shifted_image(&g, &sp, groups, d.O, boff, x->data + n * d.CHW, w, bv, false, xp, xp + sp.xp_floats,
+                          out->data + n * d.O * d.P);
+        }
+    } else {
     float *scratch = mt_ctx_alloc(ctx, (size_t)(max_threads() * d.CKK * d.P) * sizeof(float));
     if (!scratch) return NULL;
     mt_window one = g;
     one.N = 1;
-    const float *w = weight->data, *bv = bias ? bias->data : NULL;
 #pragma omp parallel for schedule(static) if (worth_threads(&g, &d))
     for (int64_t n = 0; n < g.N; n++) {
         float *col = scratch + thread_id() * d.CKK * d.P, *o = out->data + n * d.O * d.P;
@@ -114,6 +182,7 @@ mt_tensor *mt_conv2d(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bi
         for (int64_t gi = 0; gi < groups; gi++)
             mt_k_gemm_nn(d.Og, d.P, d.K, w + gi * d.Og * d.K, d.K, col + gi * d.K * d.P, d.P,
                          bv ? bv + gi * d.Og : NULL, o + gi * d.Og * d.P, d.P);
+    }
     }
     mt_ctx_release(ctx, before_scratch);
     if (!mt_needs_grad(ctx, in, n_in)) return out;
@@ -145,14 +214,48 @@ void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
     const bool gw = w->requires_grad && mt_tensor_ensure_grad(ctx, w);
     const bool gx = x->requires_grad && mt_tensor_ensure_grad(ctx, x);
     const mt_arena_mark scratch = mt_ctx_mark(ctx); /* after the gradients: they stay */
+    const float *gout = node->out->grad;
+    /* dx of a stride-1 convolution is itself a stride-1 convolution, shifted_image's
+     * case: of dOut, padded by DH*(KH-1) - PH (and likewise in width), with the weight's
+     * two channel axes swapped and its window turned by 180 degrees. Per image, on the
+     * threads; otherwise dcol = W^T @ dOut and col2im below. */
+    mt_window t = {.N = g->N, .C = O, .H = g->OH, .W = g->OW, .KH = g->KH, .KW = g->KW, .SH = 1, .SW = 1,
+                   .PH = g->DH * (g->KH - 1) - g->PH, .PW = g->DW * (g->KW - 1) - g->PW, .DH = g->DH, .DW = g->DW};
+    t.OH = g->H;
+    t.OW = g->W;
+    const bool gx_shifted = gx && s->groups == 1 && g->SH == 1 && g->SW == 1 && t.PH >= 0 && t.PW >= 0 &&
+                            mt_window_out(t.H, t.KH, 1, t.PH, t.DH) == g->H &&
+                            mt_window_out(t.W, t.KW, 1, t.PW, t.DW) == g->W && shifted_ok(&t);
+    if (gx_shifted) {
+        const shifted_plan sp = shifted_of(&t);
+        const int64_t per_thread = sp.xp_floats + g->C * sp.NPAD, Kt = O * g->KH * g->KW;
+        float *wt = mt_ctx_alloc(ctx, (size_t)(g->C * Kt) * sizeof(float));
+        float *buf = mt_ctx_alloc(ctx, (size_t)(max_threads() * per_thread) * sizeof(float));
+        int64_t *boff = mt_ctx_alloc(ctx, (size_t)Kt * sizeof(int64_t));
+        if (!wt || !buf || !boff) return;
+        for (int64_t o = 0; o < O; o++)
+            for (int64_t c = 0; c < g->C; c++)
+                for (int64_t i = 0; i < g->KH; i++)
+                    for (int64_t j = 0; j < g->KW; j++)
+                        wt[((c * O + o) * g->KH + i) * g->KW + j] =
+                            w->data[((o * g->C + c) * g->KH + (g->KH - 1 - i)) * g->KW + (g->KW - 1 - j)];
+        shifted_offsets(&t, &sp, O, boff);
+        const conv_dims d = dims_of(g, O, 1);
+#pragma omp parallel for schedule(static) if (worth_threads(g, &d))
+        for (int64_t n = 0; n < g->N; n++) {
+            float *xp = buf + thread_id() * per_thread;
+            shifted_image(&t, &sp, 1, g->C, boff, gout + n * O * P, wt, NULL, true, xp, xp + sp.xp_floats,
+                          x->grad + n * CHW);
+        }
+    }
     float *gt = mt_ctx_alloc(ctx, (size_t)(O * chunk * P) * sizeof(float));
     /* col: this chunk's rebuilt columns; dcol shares its buffer. */
     float *col = mt_ctx_alloc(ctx, (size_t)(g->C * g->KH * g->KW * chunk * P) * sizeof(float)), *dcol = col;
     double *bsum = mt_ctx_alloc(ctx, (size_t)O * sizeof(double));
     if (!gt || !col || !dcol || !bsum) return; /* the ctx error is set */
     for (int64_t o = 0; o < O; o++) bsum[o] = 0.0;
-    const float *gout = node->out->grad;
-    for (int64_t n0 = 0; n0 < g->N; n0 += chunk) {
+    const bool chunks_needed = gb || gw || (gx && !gx_shifted);
+    for (int64_t n0 = 0; chunks_needed && n0 < g->N; n0 += chunk) {
         mt_window part = *g;
         part.N = g->N - n0 < chunk ? g->N - n0 : chunk;
         const int64_t NP = part.N * P;
@@ -174,7 +277,7 @@ void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
                 mt_sgemm(false, true, Og, K, NP, 1.0f, gt + gi * Og * NP, NP, col + gi * K * NP, NP, 1.0f,
                          w->grad + gi * Og * K, K);
         }
-        if (gx) { /* dcol = W^T @ dOut, then dx += col2im(dcol) */
+        if (gx && !gx_shifted) { /* dcol = W^T @ dOut, then dx += col2im(dcol) */
             for (int64_t gi = 0; gi < s->groups; gi++)
                 mt_sgemm(true, false, K, NP, Og, 1.0f, w->data + gi * Og * K, K, gt + gi * Og * NP, NP, 0.0f,
                          dcol + gi * K * NP, NP);

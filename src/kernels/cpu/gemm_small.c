@@ -20,15 +20,20 @@ typedef float v8 __attribute__((vector_size(32)));
 
 #define NN_MR 6
 
+/* Row k of B starts at B + boff[k] when boff is given (the indirect GEMM), else at
+ * B + k * ldb. Every helper is inlined with boff either NULL or not, so each variant
+ * compiles without the test. */
+#define BROW(k) (boff ? boff[k] : (k) * ldb)
+
 /* C[0:mr, 0:8*nv] = A[0:mr, :] @ B[:, 0:8*nv] + bias, for nv = 1 or 2 vectors wide. */
 INLINE void nn_tile(int mr, int nv, int64_t K, const float *A, int64_t lda, const float *B,
-                    int64_t ldb, const float *bias, float *C, int64_t ldc) {
+                    int64_t ldb, const int64_t *boff, const float *bias, float *C, int64_t ldc) {
     v8 acc[NN_MR][2];
     for (int r = 0; r < mr; r++)
         for (int v = 0; v < nv; v++) acc[r][v] = (v8){0};
     for (int64_t k = 0; k < K; k++) {
         v8 b[2];
-        for (int v = 0; v < nv; v++) LOAD8(b[v], B + k * ldb + 8 * v);
+        for (int v = 0; v < nv; v++) LOAD8(b[v], B + BROW(k) + 8 * v);
         for (int r = 0; r < mr; r++) {
             float a = A[r * lda + k];
             for (int v = 0; v < nv; v++) acc[r][v] += a * b[v];
@@ -42,40 +47,50 @@ INLINE void nn_tile(int mr, int nv, int64_t K, const float *A, int64_t lda, cons
 }
 
 /* The same for the last w < 8 columns, one at a time. */
-static void nn_columns(int64_t M, int64_t w, int64_t K, const float *A, int64_t lda, const float *B,
-                       int64_t ldb, const float *bias, float *C, int64_t ldc) {
+INLINE void nn_columns(int64_t M, int64_t w, int64_t K, const float *A, int64_t lda, const float *B,
+                       int64_t ldb, const int64_t *boff, const float *bias, float *C, int64_t ldc) {
     for (int64_t i = 0; i < M; i++)
         for (int64_t j = 0; j < w; j++) {
             float sum = 0.0f;
-            for (int64_t k = 0; k < K; k++) sum += A[i * lda + k] * B[k * ldb + j];
+            for (int64_t k = 0; k < K; k++) sum += A[i * lda + k] * B[BROW(k) + j];
             C[i * ldc + j] = sum + (bias ? bias[i] : 0.0f);
         }
 }
 
 /* Rows i0.. of C for columns [j, j + 8 * nv): full tiles of NN_MR rows, then the rest. */
 INLINE void nn_panel(int nv, int64_t M, int64_t K, const float *A, int64_t lda, const float *B,
-                     int64_t ldb, const float *bias, float *C, int64_t ldc) {
+                     int64_t ldb, const int64_t *boff, const float *bias, float *C, int64_t ldc) {
     int64_t i = 0;
     for (; i + NN_MR <= M; i += NN_MR)
-        nn_tile(NN_MR, nv, K, A + i * lda, lda, B, ldb, bias ? bias + i : NULL, C + i * ldc, ldc);
+        nn_tile(NN_MR, nv, K, A + i * lda, lda, B, ldb, boff, bias ? bias + i : NULL, C + i * ldc, ldc);
     const float *bi = bias ? bias + i : NULL;
     switch (M - i) {
-    case 5: nn_tile(5, nv, K, A + i * lda, lda, B, ldb, bi, C + i * ldc, ldc); break;
-    case 4: nn_tile(4, nv, K, A + i * lda, lda, B, ldb, bi, C + i * ldc, ldc); break;
-    case 3: nn_tile(3, nv, K, A + i * lda, lda, B, ldb, bi, C + i * ldc, ldc); break;
-    case 2: nn_tile(2, nv, K, A + i * lda, lda, B, ldb, bi, C + i * ldc, ldc); break;
-    case 1: nn_tile(1, nv, K, A + i * lda, lda, B, ldb, bi, C + i * ldc, ldc); break;
+    case 5: nn_tile(5, nv, K, A + i * lda, lda, B, ldb, boff, bi, C + i * ldc, ldc); break;
+    case 4: nn_tile(4, nv, K, A + i * lda, lda, B, ldb, boff, bi, C + i * ldc, ldc); break;
+    case 3: nn_tile(3, nv, K, A + i * lda, lda, B, ldb, boff, bi, C + i * ldc, ldc); break;
+    case 2: nn_tile(2, nv, K, A + i * lda, lda, B, ldb, boff, bi, C + i * ldc, ldc); break;
+    case 1: nn_tile(1, nv, K, A + i * lda, lda, B, ldb, boff, bi, C + i * ldc, ldc); break;
     default: break;
     }
 }
 
-void mt_k_gemm_nn(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
-                  int64_t ldb, const float *bias, float *C, int64_t ldc) {
+INLINE void gemm_nn(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
+                    const int64_t *boff, const float *bias, float *C, int64_t ldc) {
     int64_t j = 0;
-    for (; j + 16 <= N; j += 16) nn_panel(2, M, K, A, lda, B + j, ldb, bias, C + j, ldc);
+    for (; j + 16 <= N; j += 16) nn_panel(2, M, K, A, lda, B + j, ldb, boff, bias, C + j, ldc);
     if (j + 8 <= N) {
-        nn_panel(1, M, K, A, lda, B + j, ldb, bias, C + j, ldc);
+        nn_panel(1, M, K, A, lda, B + j, ldb, boff, bias, C + j, ldc);
         j += 8;
     }
-    if (j < N) nn_columns(M, N - j, K, A, lda, B + j, ldb, bias, C + j, ldc);
+    if (j < N) nn_columns(M, N - j, K, A, lda, B + j, ldb, boff, bias, C + j, ldc);
+}
+
+void mt_k_gemm_nn(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                  int64_t ldb, const float *bias, float *C, int64_t ldc) {
+    gemm_nn(M, N, K, A, lda, B, ldb, NULL, bias, C, ldc);
+}
+
+void mt_k_gemm_nn_indirect(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                           const int64_t *boff, const float *bias, float *C, int64_t ldc) {
+    gemm_nn(M, N, K, A, lda, B, 0, boff, bias, C, ldc);
 }

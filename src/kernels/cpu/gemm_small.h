@@ -11,4 +11,9 @@
 /* C (M x N) = A (M x K) @ B (K x N) + bias[i] on row i (bias may be NULL). */
 void mt_k_gemm_nn(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
                   int64_t ldb, const float *bias, float *C, int64_t ldc);
+/* The same with row k of B starting at B + boff[k] (an indirect GEMM): a stride-1
+ * convolution reads its column matrix in place from a padded image, row (c, i, j) being
+ * the image shifted by (i, j) in channel c. */
+void mt_k_gemm_nn_indirect(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                           const int64_t *boff, const float *bias, float *C, int64_t ldc);
 #endif

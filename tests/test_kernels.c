@@ -60,11 +60,11 @@ MT_TEST(small_gemm_matches_reference) {
             int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
             int64_t lda = K + 3, ldb = N + 1, ldc = N + 2;
             int64_t na = M * lda, nb = K * ldb, nc = M * ldc;
-            float *A = malloc((size_t)(na + 1) * sizeof(float)), *B = malloc((size_t)(nb + 1) * sizeof(float));
+            float *A = malloc((size_t)(na + 1) * sizeof(float)), *B = malloc((size_t)(nb + 8) * sizeof(float));
             float *C1 = malloc((size_t)nc * sizeof(float)), *C2 = malloc((size_t)nc * sizeof(float));
             float *bias = malloc((size_t)(M + 1) * sizeof(float));
             for (int64_t i = 0; i < na; i++) A[i] = mt_rng_uniform(&rng) - 0.5f;
-            for (int64_t i = 0; i < nb; i++) B[i] = mt_rng_uniform(&rng) - 0.5f;
+            for (int64_t i = 0; i < nb + 8; i++) B[i] = mt_rng_uniform(&rng) - 0.5f; /* 8 of slack: gemm_small.h */
             for (int64_t i = 0; i <= M; i++) bias[i] = mt_rng_uniform(&rng);
             for (int64_t i = 0; i < nc; i++) C1[i] = C2[i] = mt_rng_uniform(&rng);
             mt_k_gemm_nn(M, N, K, A, lda, B, ldb, s % 2 ? bias : NULL, C1, ldc);
@@ -83,7 +83,7 @@ MT_TEST(small_gemm_matches_reference) {
             /* The indirect GEMM, its rows of B taken in reverse order through the offsets,
              * against the plain one on B with its rows reversed. */
             int64_t *boff = malloc((size_t)(K + 1) * sizeof(int64_t));
-            float *Brev = malloc((size_t)(nb + 1) * sizeof(float));
+            float *Brev = malloc((size_t)(nb + 8) * sizeof(float));
             for (int64_t k = 0; k < K; k++) {
                 boff[k] = (K - 1 - k) * ldb;
                 memcpy(Brev + k * ldb, B + (K - 1 - k) * ldb, (size_t)ldb * sizeof(float));

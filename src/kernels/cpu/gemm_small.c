@@ -74,6 +74,19 @@ INLINE void nn_panel(int nv, int64_t M, int64_t K, const float *A, int64_t lda, 
     }
 }
 
+/* The last w < 8 columns of the indirect GEMM, at vector speed: whole 8-wide tiles into
+ * a scratch tile, of which w columns are kept. Reads up to 8 floats past the end of B's
+ * rows, which the indirect GEMM's callers provide (gemm_small.h). */
+static void nn_tail_indirect(int64_t M, int64_t w, int64_t K, const float *A, int64_t lda, const float *B,
+                             const int64_t *boff, const float *bias, float *C, int64_t ldc) {
+    float tile[NN_MR * 8];
+    for (int64_t i = 0; i < M; i += NN_MR) {
+        const int64_t mr = M - i < NN_MR ? M - i : NN_MR;
+        nn_panel(1, mr, K, A + i * lda, lda, B, 0, boff, bias ? bias + i : NULL, tile, 8);
+        for (int64_t r = 0; r < mr; r++) memcpy(C + (i + r) * ldc, tile + r * 8, (size_t)w * sizeof(float));
+    }
+}
+
 INLINE void gemm_nn(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
                     const int64_t *boff, const float *bias, float *C, int64_t ldc) {
     int64_t j = 0;
@@ -82,7 +95,8 @@ INLINE void gemm_nn(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda
         nn_panel(1, M, K, A, lda, B + j, ldb, boff, bias, C + j, ldc);
         j += 8;
     }
-    if (j < N) nn_columns(M, N - j, K, A, lda, B + j, ldb, boff, bias, C + j, ldc);
+    if (j < N && boff) nn_tail_indirect(M, N - j, K, A, lda, B + j, boff, bias, C + j, ldc);
+    else if (j < N) nn_columns(M, N - j, K, A, lda, B + j, ldb, boff, bias, C + j, ldc);
 }
 
 void mt_k_gemm_nn(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,

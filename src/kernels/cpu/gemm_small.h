@@ -13,7 +13,8 @@ void mt_k_gemm_nn(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, 
                   int64_t ldb, const float *bias, float *C, int64_t ldc);
 /* The same with row k of B starting at B + boff[k] (an indirect GEMM): a stride-1
  * convolution reads its column matrix in place from a padded image, row (c, i, j) being
- * the image shifted by (i, j) in channel c. */
+ * the image shifted by (i, j) in channel c. Each row of B must be readable 8 floats past
+ * column N - 1 (those values are read and never used). */
 void mt_k_gemm_nn_indirect(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
                            const int64_t *boff, const float *bias, float *C, int64_t ldc);
 #endif

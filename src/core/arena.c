@@ -61,7 +61,7 @@ void mt_ctx_reset(mt_ctx *ctx) {
     }
     ctx->used = 0;
     ctx->tape_len = 0;
-    ctx->free_grads = NULL;
+    ctx->n_grad_bins = 0;
 }
 
 mt_error *mt_ctx_error(mt_ctx *ctx) { return &ctx->error; }
@@ -163,22 +163,32 @@ mt_tensor *mt_ctx_keep(mt_ctx *ctx, mt_arena_mark m, mt_tensor *t, size_t min_by
     return kept;
 }
 
+static size_t aligned_size(size_t bytes) { return (bytes + MT_ALIGN - 1) / MT_ALIGN * MT_ALIGN; }
+
 void *mt_ctx_alloc_grad(mt_ctx *ctx, size_t bytes) {
-    /* Best fit among the buffers given back; a step has tens of them, so a list will do. */
-    mt_free_block **best = NULL;
-    for (mt_free_block **b = &ctx->free_grads; *b; b = &(*b)->next)
-        if ((*b)->bytes >= bytes && (!best || (*b)->bytes < (*best)->bytes)) best = b;
-    if (!best) return mt_ctx_alloc(ctx, bytes);
-    mt_free_block *found = *best;
-    *best = found->next;
-    return found;
+    const size_t want = aligned_size(bytes);
+    for (int k = 0; k < ctx->n_grad_bins; k++) {
+        mt_grad_bin *bin = &ctx->grad_bins[k];
+        if (bin->bytes != want || !bin->head) continue;
+        mt_free_block *found = bin->head;
+        bin->head = found->next;
+        return found;
+    }
+    return mt_ctx_alloc(ctx, bytes);
 }
 
 void mt_ctx_give_back_grad(mt_ctx *ctx, void *p, size_t bytes) {
-    bytes = (bytes + MT_ALIGN - 1) / MT_ALIGN * MT_ALIGN; /* what mt_ctx_alloc reserved */
-    if (!p || bytes < sizeof(mt_free_block)) return;
+    const size_t size = aligned_size(bytes); /* what mt_ctx_alloc reserved */
+    if (!p) return;
+    mt_grad_bin *bin = NULL;
+    for (int k = 0; k < ctx->n_grad_bins && !bin; k++)
+        if (ctx->grad_bins[k].bytes == size) bin = &ctx->grad_bins[k];
+    if (!bin) {
+        if (ctx->n_grad_bins == MT_GRAD_BINS) return; /* a rare size: left to the reset */
+        bin = &ctx->grad_bins[ctx->n_grad_bins++];
+        *bin = (mt_grad_bin){size, NULL};
+    }
     mt_free_block *b = p;
-    b->bytes = bytes;
-    b->next = ctx->free_grads;
-    ctx->free_grads = b;
+    b->next = bin->head;
+    bin->head = b;
 }

@@ -23,15 +23,24 @@ typedef struct mt_chunk {
     unsigned char *base;
 } mt_chunk;
 
-/* A freed gradient buffer waiting for reuse; the header lives in the buffer itself. */
+/* A freed gradient buffer waiting for reuse; the link lives in the buffer itself. */
 typedef struct mt_free_block {
     struct mt_free_block *next;
-    size_t bytes;
 } mt_free_block;
+
+/* Freed gradient buffers of one size. A network has a handful of activation shapes, so a
+ * few exact sizes cover it; a scan of this small array stays in cache, where a best-fit
+ * walk over a long list of buffers would miss it at every step. */
+#define MT_GRAD_BINS 32
+typedef struct {
+    size_t bytes;
+    mt_free_block *head;
+} mt_grad_bin;
 
 struct mt_ctx {
     mt_chunk *chunks;
-    mt_free_block *free_grads; /* gradients the backward is done with (reused, reset clears) */
+    mt_grad_bin grad_bins[MT_GRAD_BINS]; /* gradients the backward is done with, by size */
+    int n_grad_bins;                     /* bins in use (reset clears) */
     size_t reserved;       /* bytes in all chunks */
     size_t peak_used;      /* most bytes used in one step: sizes the chunk after reset */
     size_t used;           /* bytes used this step */
@@ -59,7 +68,7 @@ void mt_ctx_release(mt_ctx *ctx, mt_arena_mark m);
  * address. Skipped (t returned as is) when fewer than min_bytes would be freed, or when
  * the data would have to be copied over less than three times its size. */
 mt_tensor *mt_ctx_keep(mt_ctx *ctx, mt_arena_mark m, mt_tensor *t, size_t min_bytes);
-/* Arena memory for a gradient: a buffer the backward gave back when one fits, else new. */
+/* Arena memory for a gradient: a buffer of that size the backward gave back, else new. */
 void *mt_ctx_alloc_grad(mt_ctx *ctx, size_t bytes);
 /* Gives a gradient buffer of this many bytes back for reuse within the step. */
 void mt_ctx_give_back_grad(mt_ctx *ctx, void *p, size_t bytes);

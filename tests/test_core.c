@@ -78,7 +78,9 @@ MT_TEST(the_arena_stops_growing_after_the_first_step) {
 }
 
 /* A stack of 12 Linear(256, 256) + ReLU on 512 rows: each activation is 512 KB. */
-static mt_module *deep_stack(mt_rng *rng) {
+static mt_module *deep_stack(uint64_t seed) {
+    mt_rng rng_, *rng = &rng_;
+    mt_rng_seed(rng, seed);
     mt_module *s = mt_sequential_new();
     bool ok = s && mt_sequential_append(s, mt_flatten_new(1, -1));
     for (int k = 0; k < 12 && ok; k++)
@@ -94,9 +96,7 @@ static mt_tensor *deep_input(mt_ctx *ctx) {
 }
 
 MT_TEST(inference_holds_two_activations_not_the_whole_forward) {
-    mt_rng rng;
-    mt_rng_seed(&rng, 1);
-    mt_module *m = deep_stack(&rng);
+    mt_module *m = deep_stack(1);
     REQUIRE(m);
     /* With grad: every activation stays (the backward would need them). */
     mt_ctx *ctx = mt_ctx_new();
@@ -128,9 +128,7 @@ MT_TEST(inference_holds_two_activations_not_the_whole_forward) {
 }
 
 MT_TEST(the_backward_reuses_gradients_it_is_done_with) {
-    mt_rng rng;
-    mt_rng_seed(&rng, 2);
-    mt_module *m = deep_stack(&rng);
+    mt_module *m = deep_stack(2);
     REQUIRE(m);
     mt_ctx *ctx = mt_ctx_new();
     mt_tensor *x = deep_input(ctx);

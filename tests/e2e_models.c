@@ -35,9 +35,10 @@ MT_TEST(e2e_cnn2_one_epoch_reaches_97_percent) {
  * train step itself matches PyTorch's to 3e-7, tests/test_models.c), so a change in the
  * order of a float sum moves each seed by tenths of a point. Measured on this machine,
  * one epoch each, seeds 0-17:
- *   conv2d on batched BLAS:  mean 98.15, sd 0.40, lowest 97.13
- *   conv2d per image (now):  mean 98.05, sd 0.52, lowest 96.88; paired difference
- *                            -0.10 +- 0.27 (t = -1.5: no difference shown)
+ *   conv2d on batched BLAS:   mean 98.15, sd 0.40, lowest 97.13
+ *   conv2d per image, im2col: mean 98.05, sd 0.52, lowest 96.88; paired difference
+ *                             -0.10 +- 0.27 (t = -1.5: no difference shown)
+ *   the shifted stride-1 path (now), seeds 0-5: 97.89 97.25 98.34 97.87 98.06 98.23
  *   PyTorch seeds 0-7 (bench/pytorch_bench.py): mean 98.19, sd 0.19
  * A six-seed mean has a standard deviation of about 0.2, so 97.5 sits some 2.5 of them
  * below the measured means: a build that trains as these do fails it with odds near

@@ -50,65 +50,61 @@ MT_TEST(sgemm_matches_reference) {
  * (resnet8's 16 x 784 x 144 and 64 x 49 x 576, lenet's 6 x 784 x 25) and shapes that
  * leave every kind of edge tile, with and without bias, with leading dimensions wider
  * than the matrices. */
+/* got (M x N, row stride ldc) against bias + A @ B by mt_sgemm_ref, computed into ref;
+ * ref starts equal to got outside the N columns, which neither may write. */
+static void check_small_gemm(const char *name, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                             const float *B, int64_t ldb, const float *bias, const float *got, float *ref,
+                             int64_t ldc) {
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) ref[i * ldc + j] = bias ? bias[i] : 0.0f;
+    mt_sgemm_ref(false, false, M, N, K, 1.0f, A, lda, B, ldb, 1.0f, ref, ldc);
+    int bad = 0, outside = 0;
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < ldc; j++) {
+            float x = got[i * ldc + j], y = ref[i * ldc + j];
+            if (j >= N) outside += x != y; /* the padding columns are left alone */
+            else if (!(fabsf(x - y) <= 1e-4f + 1e-4f * fabsf(y))) bad++;
+        }
+    CHECK_MSG(bad == 0 && outside == 0, "%s %lldx%lldx%lld: %d entries differ, %d written outside C", name,
+              (long long)M, (long long)N, (long long)K, bad, outside);
+}
+
 MT_TEST(small_gemm_matches_reference) {
     const int64_t shapes[][3] = {{16, 784, 144}, {64, 49, 576}, {6, 784, 25}, {144, 784, 16}, {1, 1, 1},
                                  {7, 23, 9},     {5, 8, 3},     {13, 17, 33}, {2, 100, 150},  {11, 15, 0}};
     mt_rng rng;
     mt_rng_seed(&rng, 5);
-    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
-        {
-            int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
-            int64_t lda = K + 3, ldb = N + 1, ldc = N + 2;
-            int64_t na = M * lda, nb = K * ldb, nc = M * ldc;
-            float *A = malloc((size_t)(na + 1) * sizeof(float)), *B = malloc((size_t)(nb + 8) * sizeof(float));
-            float *C1 = malloc((size_t)nc * sizeof(float)), *C2 = malloc((size_t)nc * sizeof(float));
-            float *bias = malloc((size_t)(M + 1) * sizeof(float));
-            for (int64_t i = 0; i < na; i++) A[i] = mt_rng_uniform(&rng) - 0.5f;
-            for (int64_t i = 0; i < nb + 8; i++) B[i] = mt_rng_uniform(&rng) - 0.5f; /* 8 of slack: gemm_small.h */
-            for (int64_t i = 0; i <= M; i++) bias[i] = mt_rng_uniform(&rng);
-            for (int64_t i = 0; i < nc; i++) C1[i] = C2[i] = mt_rng_uniform(&rng);
-            mt_k_gemm_nn(M, N, K, A, lda, B, ldb, s % 2 ? bias : NULL, C1, ldc);
-            for (int64_t i = 0; i < M; i++)
-                for (int64_t j = 0; j < N; j++) C2[i * ldc + j] = s % 2 ? bias[i] : 0.0f;
-            mt_sgemm_ref(false, false, M, N, K, 1.0f, A, lda, B, ldb, 1.0f, C2, ldc);
-            int bad = 0, outside = 0;
-            for (int64_t i = 0; i < M; i++)
-                for (int64_t j = 0; j < ldc; j++) {
-                    float x = C1[i * ldc + j], y = C2[i * ldc + j];
-                    if (j >= N) outside += x != y; /* the padding columns are left alone */
-                    else if (!(fabsf(x - y) <= 1e-4f + 1e-4f * fabsf(y))) bad++;
-                }
-            CHECK_MSG(bad == 0 && outside == 0, "gemm_nn %lldx%lldx%lld: %d entries differ, %d written outside C",
-                      (long long)M, (long long)N, (long long)K, bad, outside);
-            /* The indirect GEMM, its rows of B taken in reverse order through the offsets,
-             * against the plain one on B with its rows reversed. */
-            int64_t *boff = malloc((size_t)(K + 1) * sizeof(int64_t));
-            float *Brev = malloc((size_t)(nb + 8) * sizeof(float));
-            for (int64_t k = 0; k < K; k++) {
-                boff[k] = (K - 1 - k) * ldb;
-                memcpy(Brev + k * ldb, B + (K - 1 - k) * ldb, (size_t)ldb * sizeof(float));
-            }
-            mt_k_gemm_nn_indirect(M, N, K, A, lda, B, boff, s % 2 ? bias : NULL, C1, ldc);
-            for (int64_t i = 0; i < M; i++)
-                for (int64_t j = 0; j < N; j++) C2[i * ldc + j] = s % 2 ? bias[i] : 0.0f;
-            mt_sgemm_ref(false, false, M, N, K, 1.0f, A, lda, Brev, ldb, 1.0f, C2, ldc);
-            bad = outside = 0;
-            for (int64_t i = 0; i < M; i++)
-                for (int64_t j = 0; j < ldc; j++) {
-                    float x = C1[i * ldc + j], y = C2[i * ldc + j];
-                    if (j >= N) outside += x != y;
-                    else if (!(fabsf(x - y) <= 1e-4f + 1e-4f * fabsf(y))) bad++;
-                }
-            CHECK_MSG(bad == 0 && outside == 0, "gemm_nn_indirect %lldx%lldx%lld: %d entries differ, %d written outside C",
-                      (long long)M, (long long)N, (long long)K, bad, outside);
-            free(boff);
-            free(Brev);
-            free(A);
-            free(B);
-            free(C1);
-            free(C2);
-            free(bias);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+        int64_t lda = K + 3, ldb = N + 1, ldc = N + 2;
+        int64_t na = M * lda, nb = K * ldb, nc = M * ldc;
+        float *A = malloc((size_t)(na + 1) * sizeof(float)), *B = malloc((size_t)(nb + 8) * sizeof(float));
+        float *C1 = malloc((size_t)nc * sizeof(float)), *C2 = malloc((size_t)nc * sizeof(float));
+        float *bias = malloc((size_t)(M + 1) * sizeof(float)), *bs = s % 2 ? bias : NULL;
+        for (int64_t i = 0; i < na; i++) A[i] = mt_rng_uniform(&rng) - 0.5f;
+        for (int64_t i = 0; i < nb + 8; i++) B[i] = mt_rng_uniform(&rng) - 0.5f; /* 8 of slack: gemm_small.h */
+        for (int64_t i = 0; i <= M; i++) bias[i] = mt_rng_uniform(&rng);
+        for (int64_t i = 0; i < nc; i++) C1[i] = C2[i] = mt_rng_uniform(&rng);
+        mt_k_gemm_nn(M, N, K, A, lda, B, ldb, bs, C1, ldc);
+        check_small_gemm("gemm_nn", M, N, K, A, lda, B, ldb, bs, C1, C2, ldc);
+        /* The indirect GEMM, its rows of B taken in reverse order through the offsets,
+         * against the reference on B with its rows reversed. */
+        int64_t *boff = malloc((size_t)(K + 1) * sizeof(int64_t));
+        float *Brev = malloc((size_t)(nb + 8) * sizeof(float));
+        for (int64_t k = 0; k < K; k++) {
+            boff[k] = (K - 1 - k) * ldb;
+            memcpy(Brev + k * ldb, B + (K - 1 - k) * ldb, (size_t)ldb * sizeof(float));
         }
+        mt_k_gemm_nn_indirect(M, N, K, A, lda, B, boff, bs, C1, ldc);
+        check_small_gemm("gemm_nn_indirect", M, N, K, A, lda, Brev, ldb, bs, C1, C2, ldc);
+        free(boff);
+        free(Brev);
+        free(A);
+        free(B);
+        free(C1);
+        free(C2);
+        free(bias);
+    }
 }
 
 /* The pooling windows the models use and their awkward cousins: padding, strides that

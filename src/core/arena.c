@@ -10,6 +10,8 @@
 #define MT_ALIGN 64
 #define MT_MIN_CHUNK ((size_t)1 << 20)
 
+static size_t aligned_size(size_t bytes) { return (bytes + MT_ALIGN - 1) / MT_ALIGN * MT_ALIGN; }
+
 static mt_chunk *chunk_new(size_t size) {
     mt_chunk *c = malloc(sizeof *c);
     if (!c) return NULL;
@@ -53,7 +55,7 @@ void mt_ctx_reset(mt_ctx *ctx) {
         /* More than one chunk: replace them by one that fits the whole step. */
         size_t want = ctx->peak_used + ctx->peak_used / 8;
         chunks_free(ctx->chunks);
-        want = (want + MT_ALIGN - 1) / MT_ALIGN * MT_ALIGN;
+        want = aligned_size(want);
         ctx->chunks = chunk_new(want < MT_MIN_CHUNK ? MT_MIN_CHUNK : want);
         ctx->reserved = ctx->chunks ? ctx->chunks->size : 0;
     } else if (ctx->chunks) {
@@ -75,7 +77,7 @@ bool mt_ctx_failed(const mt_ctx *ctx) { return ctx->error.code != MT_OK; }
 size_t mt_ctx_arena_bytes(const mt_ctx *ctx) { return ctx->reserved; }
 
 void *mt_ctx_alloc(mt_ctx *ctx, size_t bytes) {
-    size_t need = (bytes + MT_ALIGN - 1) / MT_ALIGN * MT_ALIGN;
+    size_t need = aligned_size(bytes);
     if (need == 0) need = MT_ALIGN;
     mt_chunk *c = ctx->chunks;
     if (!c || c->size - c->used < need) {
@@ -139,7 +141,7 @@ mt_tensor *mt_ctx_keep(mt_ctx *ctx, mt_arena_mark m, mt_tensor *t, size_t min_by
         return t;
     }
     mt_tensor copy = *t;
-    const size_t bytes = ((size_t)(t->numel ? t->numel : 1) * sizeof(float) + MT_ALIGN - 1) / MT_ALIGN * MT_ALIGN;
+    const size_t bytes = aligned_size(mt_tensor_bytes(t));
     /* Moving the data costs a copy of it: worth it only for several times its size. */
     if (home == ctx->chunks && ctx->used - m.total < MT_KEEP_RATIO * bytes) return t;
     mt_ctx_release(ctx, m);
@@ -163,8 +165,6 @@ mt_tensor *mt_ctx_keep(mt_ctx *ctx, mt_arena_mark m, mt_tensor *t, size_t min_by
     return kept;
 }
 
-static size_t aligned_size(size_t bytes) { return (bytes + MT_ALIGN - 1) / MT_ALIGN * MT_ALIGN; }
-
 void *mt_ctx_alloc_grad(mt_ctx *ctx, size_t bytes) {
     const size_t want = aligned_size(bytes);
     for (int k = 0; k < ctx->n_grad_bins; k++) {
@@ -177,9 +177,11 @@ void *mt_ctx_alloc_grad(mt_ctx *ctx, size_t bytes) {
     return mt_ctx_alloc(ctx, bytes);
 }
 
-void mt_ctx_give_back_grad(mt_ctx *ctx, void *p, size_t bytes) {
-    const size_t size = aligned_size(bytes); /* what mt_ctx_alloc reserved */
-    if (!p) return;
+void mt_ctx_give_back_grad(mt_ctx *ctx, mt_tensor *t) {
+    const size_t size = aligned_size(mt_tensor_bytes(t)); /* what mt_ctx_alloc reserved */
+    mt_free_block *b = (mt_free_block *)t->grad;
+    t->grad = NULL;
+    if (!b) return;
     mt_grad_bin *bin = NULL;
     for (int k = 0; k < ctx->n_grad_bins && !bin; k++)
         if (ctx->grad_bins[k].bytes == size) bin = &ctx->grad_bins[k];
@@ -188,7 +190,6 @@ void mt_ctx_give_back_grad(mt_ctx *ctx, void *p, size_t bytes) {
         bin = &ctx->grad_bins[ctx->n_grad_bins++];
         *bin = (mt_grad_bin){size, NULL};
     }
-    mt_free_block *b = p;
     b->next = bin->head;
     bin->head = b;
 }

@@ -143,10 +143,7 @@ bool mt_backward(mt_ctx *ctx, mt_tensor *loss) {
         /* Every consumer of out came later on the tape and is done: its gradient is dead
          * (PyTorch keeps no gradient of a non-leaf either), and its buffer is reused. */
         mt_tensor *out = node->out;
-        if (out != loss && !out->persistent && out->node == node) {
-            mt_ctx_give_back_grad(ctx, out->grad, (size_t)(out->numel ? out->numel : 1) * sizeof(float));
-            out->grad = NULL;
-        }
+        if (out != loss && !out->persistent && out->node == node) mt_ctx_give_back_grad(ctx, out);
     }
     return true;
 }

@@ -53,9 +53,14 @@ struct mt_ctx {
     mt_error error;
 };
 
+/* Bytes of t's data (and of its gradient): at least one float, as the arena gives. */
+static inline size_t mt_tensor_bytes(const mt_tensor *t) {
+    return (size_t)(t->numel ? t->numel : 1) * sizeof(float);
+}
+
 /* A position in the arena. mt_ctx_release(ctx, m) frees everything allocated after m
  * at once (an op's scratch; a no-grad module's intermediates); gradient buffers must
- * not be taken from the free list between the mark and its release. */
+ * not be taken from the grad bins between the mark and its release. */
 typedef struct {
     mt_chunk *chunk;
     size_t used, total;
@@ -70,8 +75,8 @@ void mt_ctx_release(mt_ctx *ctx, mt_arena_mark m);
 mt_tensor *mt_ctx_keep(mt_ctx *ctx, mt_arena_mark m, mt_tensor *t, size_t min_bytes);
 /* Arena memory for a gradient: a buffer of that size the backward gave back, else new. */
 void *mt_ctx_alloc_grad(mt_ctx *ctx, size_t bytes);
-/* Gives a gradient buffer of this many bytes back for reuse within the step. */
-void mt_ctx_give_back_grad(mt_ctx *ctx, void *p, size_t bytes);
+/* Gives t's arena gradient back for reuse within the step; t->grad becomes NULL. */
+void mt_ctx_give_back_grad(mt_ctx *ctx, mt_tensor *t);
 
 /* True when an op with these inputs should record a tape entry. */
 bool mt_needs_grad(const mt_ctx *ctx, mt_tensor *const *in, int n);

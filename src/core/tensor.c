@@ -76,7 +76,7 @@ void mt_tensor_zero_grad(mt_tensor *t) {
 
 bool mt_tensor_ensure_grad(mt_ctx *ctx, mt_tensor *t) {
     if (t->grad) return true;
-    size_t bytes = (size_t)(t->numel ? t->numel : 1) * sizeof(float);
+    size_t bytes = mt_tensor_bytes(t);
     if (t->persistent) {
         t->grad = calloc(1, bytes); /* owned by t, freed in mt_tensor_free */
         if (!t->grad) mt_error_set(&ctx->error, MT_ERR_NOMEM, "out of memory for a gradient");

@@ -144,6 +144,42 @@ static void shifted_image(const mt_window *g, const shifted_plan *s, int64_t gro
         }
 }
 
+/* The forward's two ways, threads over the images, each with its own scratch from the
+ * arena (the caller releases it); false when it runs out (ctx error set). */
+static bool forward_shifted(mt_ctx *ctx, const mt_window *g, int64_t groups, const conv_dims *d, const float *x,
+                            const float *w, const float *bias, float *out) {
+    const shifted_plan sp = shifted_of(g);
+    const int64_t per_thread = sp.xp_floats + d->O * sp.NPAD;
+    float *scratch = mt_ctx_alloc(ctx, (size_t)(max_threads() * per_thread) * sizeof(float));
+    int64_t *boff = mt_ctx_alloc(ctx, (size_t)d->K * sizeof(int64_t));
+    if (!scratch || !boff) return false;
+    shifted_offsets(g, &sp, g->C / groups, boff);
+#pragma omp parallel for schedule(static) if (worth_threads(g, d))
+    for (int64_t n = 0; n < g->N; n++) {
+        float *xp = scratch + thread_id() * per_thread;
+        shifted_image(g, &sp, groups, d->O, boff, x + n * d->CHW, w, bias, false, xp, xp + sp.xp_floats,
+                      out + n * d->O * d->P);
+    }
+    return true;
+}
+
+static bool forward_im2col(mt_ctx *ctx, const mt_window *g, int64_t groups, const conv_dims *d, const float *x,
+                           const float *w, const float *bias, float *out) {
+    float *scratch = mt_ctx_alloc(ctx, (size_t)(max_threads() * d->CKK * d->P) * sizeof(float));
+    if (!scratch) return false;
+    mt_window one = *g;
+    one.N = 1;
+#pragma omp parallel for schedule(static) if (worth_threads(g, d))
+    for (int64_t n = 0; n < g->N; n++) {
+        float *col = scratch + thread_id() * d->CKK * d->P, *o = out + n * d->O * d->P;
+        mt_k_im2col(&one, x + n * d->CHW, col);
+        for (int64_t gi = 0; gi < groups; gi++)
+            mt_k_gemm_nn(d->Og, d->P, d->K, w + gi * d->Og * d->K, d->K, col + gi * d->K * d->P, d->P,
+                         bias ? bias + gi * d->Og : NULL, o + gi * d->Og * d->P, d->P);
+    }
+    return true;
+}
+
 mt_tensor *mt_conv2d(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bias, mt_conv2d_params p) {
     mt_tensor *in[3] = {x, weight, bias};
     int n_in = bias ? 3 : 2;
@@ -156,34 +192,10 @@ mt_tensor *mt_conv2d(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bi
     if (!out) return NULL;
     ctx->flops += 2.0 * (double)(d.O * g.N * d.P * d.K);
     const mt_arena_mark before_scratch = mt_ctx_mark(ctx);
-    const float *w = weight->data, *bv = bias ? bias->data : NULL;
-    if (shifted_ok(&g)) {
-        const shifted_plan sp = shifted_of(&g);
-        const int64_t per_thread = sp.xp_floats + d.O * sp.NPAD;
-        float *scratch = mt_ctx_alloc(ctx, (size_t)(max_threads() * per_thread) * sizeof(float));
-        int64_t *boff = mt_ctx_alloc(ctx, (size_t)d.K * sizeof(int64_t));
-        if (!scratch || !boff) return NULL;
-        shifted_offsets(&g, &sp, g.C / groups, boff);
-#pragma omp parallel for schedule(static) if (worth_threads(&g, &d))
-        for (int64_t n = 0; n < g.N; n++) {
-            float *xp = scratch + thread_id() * per_thread;
-            shifted_image(&g, &sp, groups, d.O, boff, x->data + n * d.CHW, w, bv, false, xp, xp + sp.xp_floats,
-                          out->data + n * d.O * d.P);
-        }
-    } else {
-    float *scratch = mt_ctx_alloc(ctx, (size_t)(max_threads() * d.CKK * d.P) * sizeof(float));
-    if (!scratch) return NULL;
-    mt_window one = g;
-    one.N = 1;
-#pragma omp parallel for schedule(static) if (worth_threads(&g, &d))
-    for (int64_t n = 0; n < g.N; n++) {
-        float *col = scratch + thread_id() * d.CKK * d.P, *o = out->data + n * d.O * d.P;
-        mt_k_im2col(&one, x->data + n * d.CHW, col);
-        for (int64_t gi = 0; gi < groups; gi++)
-            mt_k_gemm_nn(d.Og, d.P, d.K, w + gi * d.Og * d.K, d.K, col + gi * d.K * d.P, d.P,
-                         bv ? bv + gi * d.Og : NULL, o + gi * d.Og * d.P, d.P);
-    }
-    }
+    const float *bv = bias ? bias->data : NULL;
+    bool ok = shifted_ok(&g) ? forward_shifted(ctx, &g, groups, &d, x->data, weight->data, bv, out->data)
+                             : forward_im2col(ctx, &g, groups, &d, x->data, weight->data, bv, out->data);
+    if (!ok) return NULL;
     mt_ctx_release(ctx, before_scratch);
     if (!mt_needs_grad(ctx, in, n_in)) return out;
     conv_saved *saved = mt_ctx_alloc(ctx, sizeof *saved);
@@ -219,13 +231,11 @@ void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
      * case: of dOut, padded by DH*(KH-1) - PH (and likewise in width), with the weight's
      * two channel axes swapped and its window turned by 180 degrees. Per image, on the
      * threads; otherwise dcol = W^T @ dOut and col2im below. */
-    mt_window t = {.N = g->N, .C = O, .H = g->OH, .W = g->OW, .KH = g->KH, .KW = g->KW, .SH = 1, .SW = 1,
-                   .PH = g->DH * (g->KH - 1) - g->PH, .PW = g->DW * (g->KW - 1) - g->PW, .DH = g->DH, .DW = g->DW};
-    t.OH = g->H;
-    t.OW = g->W;
+    const mt_window t = {.N = g->N, .C = O, .H = g->OH, .W = g->OW, .KH = g->KH, .KW = g->KW, .SH = 1, .SW = 1,
+                         .PH = g->DH * (g->KH - 1) - g->PH, .PW = g->DW * (g->KW - 1) - g->PW,
+                         .DH = g->DH, .DW = g->DW, .OH = g->H, .OW = g->W}; /* OH = H at stride 1 */
     const bool gx_shifted = gx && s->groups == 1 && g->SH == 1 && g->SW == 1 && t.PH >= 0 && t.PW >= 0 &&
-                            mt_window_out(t.H, t.KH, 1, t.PH, t.DH) == g->H &&
-                            mt_window_out(t.W, t.KW, 1, t.PW, t.DW) == g->W && shifted_ok(&t);
+                            shifted_ok(&t);
     if (gx_shifted) {
         const shifted_plan sp = shifted_of(&t);
         const int64_t per_thread = sp.xp_floats + g->C * sp.NPAD, Kt = O * g->KH * g->KW;

@@ -46,13 +46,14 @@ INLINE void nn_tile(int mr, int nv, int64_t K, const float *A, int64_t lda, cons
         }
 }
 
-/* The same for the last w < 8 columns, one at a time. */
-INLINE void nn_columns(int64_t M, int64_t w, int64_t K, const float *A, int64_t lda, const float *B,
-                       int64_t ldb, const int64_t *boff, const float *bias, float *C, int64_t ldc) {
+/* The same for the last w < 8 columns of the plain GEMM, one at a time (its B has no
+ * slack past the last column for a vector tile, as the indirect one's has). */
+static void nn_columns(int64_t M, int64_t w, int64_t K, const float *A, int64_t lda, const float *B,
+                       int64_t ldb, const float *bias, float *C, int64_t ldc) {
     for (int64_t i = 0; i < M; i++)
         for (int64_t j = 0; j < w; j++) {
             float sum = 0.0f;
-            for (int64_t k = 0; k < K; k++) sum += A[i * lda + k] * B[BROW(k) + j];
+            for (int64_t k = 0; k < K; k++) sum += A[i * lda + k] * B[k * ldb + j];
             C[i * ldc + j] = sum + (bias ? bias[i] : 0.0f);
         }
 }
@@ -95,8 +96,9 @@ INLINE void gemm_nn(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda
         nn_panel(1, M, K, A, lda, B + j, ldb, boff, bias, C + j, ldc);
         j += 8;
     }
-    if (j < N && boff) nn_tail_indirect(M, N - j, K, A, lda, B + j, boff, bias, C + j, ldc);
-    else if (j < N) nn_columns(M, N - j, K, A, lda, B + j, ldb, boff, bias, C + j, ldc);
+    if (j == N) return;
+    if (boff) nn_tail_indirect(M, N - j, K, A, lda, B + j, boff, bias, C + j, ldc);
+    else nn_columns(M, N - j, K, A, lda, B + j, ldb, bias, C + j, ldc);
 }
 
 void mt_k_gemm_nn(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,

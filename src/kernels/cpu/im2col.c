@@ -3,8 +3,6 @@
  * channels, whose rows write disjoint planes of dx. */
 #include "kernels/cpu/im2col.h"
 
-#include <string.h>
-
 int64_t mt_window_out(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d) {
     int64_t span = in + 2 * p - d * (k - 1) - 1;
     return span < 0 ? 0 : span / s + 1;

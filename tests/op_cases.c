@@ -49,6 +49,7 @@ RUN(run_mse, mt_mse_loss(ctx, in[0], in[1]))
 RUN(run_conv, mt_conv2d(ctx, in[0], in[1], in[2], (mt_conv2d_params){0}))
 RUN(run_conv_stride_pad, mt_conv2d(ctx, in[0], in[1], in[2], (mt_conv2d_params){.stride = {2, 2}, .padding = {1, 1}}))
 RUN(run_conv_dilation_nobias, mt_conv2d(ctx, in[0], in[1], NULL, (mt_conv2d_params){.dilation = {2, 2}, .padding = {2, 1}}))
+RUN(run_conv_stride_dilation, mt_conv2d(ctx, in[0], in[1], in[2], (mt_conv2d_params){.stride = {2, 3}, .padding = {1, 2}, .dilation = {2, 1}}))
 RUN(run_conv_groups, mt_conv2d(ctx, in[0], in[1], in[2], (mt_conv2d_params){.groups = 2, .padding = {1, 1}}))
 RUN(run_max_pool2, mt_max_pool2d(ctx, in[0], (mt_pool2d_params){.kernel = {2, 2}}))
 RUN(run_max_pool3_s1_p1, mt_max_pool2d(ctx, in[0], (mt_pool2d_params){.kernel = {3, 3}, .stride = {1, 1}, .padding = {1, 1}}))
@@ -134,6 +135,7 @@ const op_case op_cases[] = {
     {"conv2d", "conv2d", 3, {4, 4, 1}, {{2, 3, 6, 5}, {4, 3, 3, 2}, {4}}, -1, 1, false, false, run_conv},
     {"conv2d_stride_pad", "conv2d", 3, {4, 4, 1}, {{2, 2, 7, 6}, {3, 2, 3, 3}, {3}}, -1, 1, false, false, run_conv_stride_pad},
     {"conv2d_dilation_nobias", "conv2d", 2, {4, 4}, {{1, 2, 6, 6}, {2, 2, 3, 2}}, -1, 1, false, false, run_conv_dilation_nobias},
+    {"conv2d_stride_dilation", "conv2d", 3, {4, 4, 1}, {{2, 3, 9, 11}, {5, 3, 3, 2}, {5}}, -1, 1, false, false, run_conv_stride_dilation},
     {"conv2d_groups", "conv2d", 3, {4, 4, 1}, {{2, 4, 5, 5}, {6, 2, 3, 3}, {6}}, -1, 1, false, false, run_conv_groups},
     {"max_pool2d", "max_pool2d", 1, {4}, {{2, 3, 6, 5}}, -1, 1, false, false, run_max_pool2},
     {"max_pool2d_k3s1p1", "max_pool2d", 1, {4}, {{2, 2, 5, 5}}, -1, 1, false, false, run_max_pool3_s1_p1},

@@ -90,33 +90,68 @@ static bool worth_threads(const mt_window *g, const conv_dims *d) {
     return g->N > 1 && d->O * d->K * d->P * g->N > (1 << 16);
 }
 
-/* Stride 1: the column matrix need not be built. On a zero-padded copy of the image
+/* The column matrix need not be built. At stride 1, on a zero-padded copy of the image
  * (C, HP, WP), row (c, i, j) of the columns is the copy read from offset
  * c*HP*WP + i*DH*WP + j*DW on, if the output is computed on the padded grid, OH rows of
  * WP columns of which the first OW are real. So one indirect GEMM makes the image's output
  * with the other WP - OW columns of each row wasted, then the real ones are copied out
- * (or added, for the input gradient). Worth it while the waste is under a third. */
+ * (or added, for the input gradient). At stride (SH, SW) the padded copy is split into
+ * SH*SW phases, phase (a, b) holding its rows a, a + SH, ... and columns b, b + SW, ...
+ * in planes of HQ x WQ = ceil(HP/SH) x ceil(WP/SW): every tap (i, j) of the window then
+ * reads one phase shifted by (i*DH/SH, j*DW/SW), and the output grid is OH x WQ. Worth
+ * it while the waste WQ - OW is under a third of WQ. */
 typedef struct {
-    int64_t HP, WP, NPAD;     /* padded plane, and OH * WP output columns */
-    int64_t xp_floats;        /* the padded copy plus the slack its last reads run into */
+    int64_t HQ, WQ;        /* a phase's plane */
+    int64_t plane, phase;  /* floats in one channel's plane, and in one phase (C planes) */
+    int64_t NPAD;          /* OH * WQ output columns */
+    int64_t xp_floats;     /* the phases plus the slack their last reads run into */
 } shifted_plan;
 
-static bool shifted_ok(const mt_window *g) {
-    return g->SH == 1 && g->SW == 1 && 3 * (g->W + 2 * g->PW - g->OW) <= g->W + 2 * g->PW;
-}
-
 static shifted_plan shifted_of(const mt_window *g) {
-    shifted_plan s = {.HP = g->H + 2 * g->PH, .WP = g->W + 2 * g->PW};
-    s.NPAD = g->OH * s.WP;
-    s.xp_floats = g->C * s.HP * s.WP + (g->KW - 1) * g->DW + 8;
+    shifted_plan s = {.HQ = (g->H + 2 * g->PH + g->SH - 1) / g->SH, .WQ = (g->W + 2 * g->PW + g->SW - 1) / g->SW};
+    s.plane = s.HQ * s.WQ;
+    s.phase = g->C * s.plane;
+    s.NPAD = g->OH * s.WQ;
+    s.xp_floats = g->SH * g->SW * s.phase + (g->KW - 1) * g->DW + 8;
     return s;
 }
 
-/* Offsets of the K = C/groups*KH*KW rows of one group's columns in the padded copy. */
+static bool shifted_ok(const mt_window *g) {
+    const int64_t WQ = shifted_of(g).WQ;
+    return 3 * (WQ - g->OW) <= WQ;
+}
+
+/* Offsets of the K = C/groups*KH*KW rows of one group's columns in the phases. */
 static void shifted_offsets(const mt_window *g, const shifted_plan *s, int64_t Cg, int64_t *boff) {
     for (int64_t c = 0, k = 0; c < Cg; c++)
         for (int64_t i = 0; i < g->KH; i++)
-            for (int64_t j = 0; j < g->KW; j++) boff[k++] = c * s->HP * s->WP + i * g->DH * s->WP + j * g->DW;
+            for (int64_t j = 0; j < g->KW; j++) {
+                const int64_t ii = i * g->DH, jj = j * g->DW;
+                boff[k++] = ((ii % g->SH) * g->SW + jj % g->SW) * s->phase + c * s->plane + ii / g->SH * s->WQ +
+                            jj / g->SW;
+            }
+}
+
+/* One image x (C, H, W) into its zero-padded phases xp (s->xp_floats). Only the image's
+ * own positions are written: the padding around them is the same for every image, so
+ * the caller zeroes xp once and fills it image after image. */
+static void shifted_fill(const mt_window *g, const shifted_plan *s, const float *x, float *xp) {
+    /* Padded row y = h + PH is row y / SH of phase row y % SH, and column xx = w + PW
+     * column xx / SW of phase column xx % SW: counted along, not divided. */
+    const int64_t a0 = g->PH % g->SH, q0 = g->PH / g->SH, b0 = g->PW % g->SW, r0 = g->PW / g->SW;
+    for (int64_t c = 0; c < g->C; c++)
+        for (int64_t h = 0, a = a0, q = q0; h < g->H; h++) {
+            const float *src = x + (c * g->H + h) * g->W;
+            float *row = xp + a * g->SW * s->phase + c * s->plane + q * s->WQ;
+            if (g->SW == 1)
+                memcpy(row + g->PW, src, (size_t)g->W * sizeof(float));
+            else
+                for (int64_t w = 0, bb = b0, r = r0; w < g->W; w++) {
+                    row[bb * s->phase + r] = src[w];
+                    if (++bb == g->SW) bb = 0, r++;
+                }
+            if (++a == g->SH) a = 0, q++;
+        }
 }
 
 /* One image: out (O, OH, OW) = (or +=, when add) weight @ columns + bias. xp and tmp are
@@ -124,18 +159,14 @@ static void shifted_offsets(const mt_window *g, const shifted_plan *s, int64_t C
 static void shifted_image(const mt_window *g, const shifted_plan *s, int64_t groups, int64_t O,
                           const int64_t *boff, const float *x, const float *w, const float *bias, bool add,
                           float *xp, float *tmp, float *out) {
-    memset(xp, 0, (size_t)s->xp_floats * sizeof(float));
-    for (int64_t c = 0; c < g->C; c++)
-        for (int64_t h = 0; h < g->H; h++)
-            memcpy(xp + (c * s->HP + h + g->PH) * s->WP + g->PW, x + (c * g->H + h) * g->W,
-                   (size_t)g->W * sizeof(float));
+    shifted_fill(g, s, x, xp);
     const int64_t Cg = g->C / groups, Og = O / groups, K = Cg * g->KH * g->KW;
     for (int64_t gi = 0; gi < groups; gi++)
-        mt_k_gemm_nn_indirect(Og, s->NPAD, K, w + gi * Og * K, K, xp + gi * Cg * s->HP * s->WP, boff,
+        mt_k_gemm_nn_indirect(Og, s->NPAD, K, w + gi * Og * K, K, xp + gi * Cg * s->plane, boff,
                               bias ? bias + gi * Og : NULL, tmp + gi * Og * s->NPAD, s->NPAD);
     for (int64_t o = 0; o < O; o++)
         for (int64_t oh = 0; oh < g->OH; oh++) {
-            const float *src = tmp + o * s->NPAD + oh * s->WP;
+            const float *src = tmp + o * s->NPAD + oh * s->WQ;
             float *dst = out + (o * g->OH + oh) * g->OW;
             if (add)
                 for (int64_t k = 0; k < g->OW; k++) dst[k] += src[k];
@@ -153,6 +184,7 @@ static bool forward_shifted(mt_ctx *ctx, const mt_window *g, int64_t groups, con
     float *scratch = mt_ctx_alloc(ctx, (size_t)(max_threads() * per_thread) * sizeof(float));
     int64_t *boff = mt_ctx_alloc(ctx, (size_t)d->K * sizeof(int64_t));
     if (!scratch || !boff) return false;
+    memset(scratch, 0, (size_t)(max_threads() * per_thread) * sizeof(float)); /* the padding (shifted_fill) */
     shifted_offsets(g, &sp, g->C / groups, boff);
 #pragma omp parallel for schedule(static) if (worth_threads(g, d))
     for (int64_t n = 0; n < g->N; n++) {
@@ -176,6 +208,41 @@ static bool forward_im2col(mt_ctx *ctx, const mt_window *g, int64_t groups, cons
         for (int64_t gi = 0; gi < groups; gi++)
             mt_k_gemm_nn(d->Og, d->P, d->K, w + gi * d->Og * d->K, d->K, col + gi * d->K * d->P, d->P,
                          bias ? bias + gi * d->Og : NULL, o + gi * d->Og * d->P, d->P);
+    }
+    return true;
+}
+
+/* dW += dOut @ columns^T for groups == 1, without the columns, as dW^T += columns @ dOut^T
+ * per image on the threads: the columns are read in place from the image's phases
+ * (shifted_fill), dOut^T is the image's output gradient laid out on the padded output
+ * grid (NPAD rows of OP = O rounded up to 8 floats, zero where the grid is wasted), and
+ * each thread sums its images into its own K x OP partial; the partials are added in
+ * thread order, so the result does not depend on timing. false when the arena runs out. */
+static bool weight_grad_shifted(mt_ctx *ctx, const mt_window *g, int64_t O, const float *x, const float *gout,
+                                float *dw) {
+    const shifted_plan sp = shifted_of(g);
+    const conv_dims d = dims_of(g, O, 1);
+    const int64_t OP = (O + 7) / 8 * 8, per_thread = sp.xp_floats + sp.NPAD * OP + d.K * OP;
+    const int nt = max_threads();
+    float *buf = mt_ctx_alloc(ctx, (size_t)(nt * per_thread) * sizeof(float));
+    int64_t *boff = mt_ctx_alloc(ctx, (size_t)d.K * sizeof(int64_t));
+    if (!buf || !boff) return false;
+    memset(buf, 0, (size_t)(nt * per_thread) * sizeof(float)); /* the padding, dOut^T's waste, the partials */
+    shifted_offsets(g, &sp, g->C, boff);
+#pragma omp parallel for schedule(static) if (worth_threads(g, &d))
+    for (int64_t n = 0; n < g->N; n++) {
+        float *xp = buf + thread_id() * per_thread, *dt = xp + sp.xp_floats, *part = dt + sp.NPAD * OP;
+        shifted_fill(g, &sp, x + n * d.CHW, xp);
+        const float *go = gout + n * O * d.P;
+        for (int64_t o = 0; o < O; o++)
+            for (int64_t oh = 0; oh < g->OH; oh++)
+                for (int64_t ow = 0; ow < g->OW; ow++) dt[(oh * sp.WQ + ow) * OP + o] = go[(o * g->OH + oh) * g->OW + ow];
+        mt_k_gemm_nn_add_indirect_a(d.K, OP, sp.NPAD, xp, boff, dt, OP, part, OP);
+    }
+    for (int t = 0; t < nt; t++) {
+        const float *part = buf + t * per_thread + sp.xp_floats + sp.NPAD * OP;
+        for (int64_t o = 0; o < O; o++)
+            for (int64_t k = 0; k < d.K; k++) dw[o * d.K + k] += part[k * OP + o];
     }
     return true;
 }
@@ -243,6 +310,7 @@ void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
         float *buf = mt_ctx_alloc(ctx, (size_t)(max_threads() * per_thread) * sizeof(float));
         int64_t *boff = mt_ctx_alloc(ctx, (size_t)Kt * sizeof(int64_t));
         if (!wt || !buf || !boff) return;
+        memset(buf, 0, (size_t)(max_threads() * per_thread) * sizeof(float)); /* the padding (shifted_fill) */
         for (int64_t o = 0; o < O; o++)
             for (int64_t c = 0; c < g->C; c++)
                 for (int64_t i = 0; i < g->KH; i++)
@@ -258,14 +326,28 @@ void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
                           x->grad + n * CHW);
         }
     }
+    if (gb)
+        for (int64_t o = 0; o < O; o++) {
+            double sum = 0.0;
+            for (int64_t n = 0; n < g->N; n++) {
+                const float *go = gout + (n * O + o) * P;
+#pragma omp simd reduction(+ : sum)
+                for (int64_t k = 0; k < P; k++) sum += go[k];
+            }
+            b->grad[o] += (float)sum;
+        }
+    const bool gw_shifted = gw && s->groups == 1 && shifted_ok(g);
+    if (gw_shifted && !weight_grad_shifted(ctx, g, O, x->data, gout, w->grad)) return; /* the ctx error is set */
+    const bool gw_chunks = gw && !gw_shifted, gx_chunks = gx && !gx_shifted;
+    if (!gw_chunks && !gx_chunks) {
+        mt_ctx_release(ctx, scratch);
+        return;
+    }
     float *gt = mt_ctx_alloc(ctx, (size_t)(O * chunk * P) * sizeof(float));
     /* col: this chunk's rebuilt columns; dcol shares its buffer. */
     float *col = mt_ctx_alloc(ctx, (size_t)(g->C * g->KH * g->KW * chunk * P) * sizeof(float)), *dcol = col;
-    double *bsum = mt_ctx_alloc(ctx, (size_t)O * sizeof(double));
-    if (!gt || !col || !dcol || !bsum) return; /* the ctx error is set */
-    for (int64_t o = 0; o < O; o++) bsum[o] = 0.0;
-    const bool chunks_needed = gb || gw || (gx && !gx_shifted);
-    for (int64_t n0 = 0; chunks_needed && n0 < g->N; n0 += chunk) {
+    if (!gt || !col) return; /* the ctx error is set */
+    for (int64_t n0 = 0; n0 < g->N; n0 += chunk) {
         mt_window part = *g;
         part.N = g->N - n0 < chunk ? g->N - n0 : chunk;
         const int64_t NP = part.N * P;
@@ -274,27 +356,18 @@ void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
         for (int64_t o = 0; o < O; o++)
             for (int64_t n = 0; n < part.N; n++)
                 memcpy(gt + o * NP + n * P, gout + ((n0 + n) * O + o) * P, (size_t)P * sizeof(float));
-        if (gb)
-            for (int64_t o = 0; o < O; o++) {
-                double sum = 0.0;
-#pragma omp simd reduction(+ : sum)
-                for (int64_t k = 0; k < NP; k++) sum += gt[o * NP + k];
-                bsum[o] += sum;
-            }
-        if (gw) { /* dW += dOut @ col^T, with this chunk's columns rebuilt */
+        if (gw_chunks) { /* dW += dOut @ col^T, with this chunk's columns rebuilt */
             mt_k_im2col(&part, x->data + n0 * CHW, col);
             for (int64_t gi = 0; gi < s->groups; gi++)
                 mt_sgemm(false, true, Og, K, NP, 1.0f, gt + gi * Og * NP, NP, col + gi * K * NP, NP, 1.0f,
                          w->grad + gi * Og * K, K);
         }
-        if (gx && !gx_shifted) { /* dcol = W^T @ dOut, then dx += col2im(dcol) */
+        if (gx_chunks) { /* dcol = W^T @ dOut, then dx += col2im(dcol) */
             for (int64_t gi = 0; gi < s->groups; gi++)
                 mt_sgemm(true, false, K, NP, Og, 1.0f, w->data + gi * Og * K, K, gt + gi * Og * NP, NP, 0.0f,
                          dcol + gi * K * NP, NP);
             mt_k_col2im(&part, dcol, x->grad + n0 * CHW);
         }
     }
-    if (gb)
-        for (int64_t o = 0; o < O; o++) b->grad[o] += (float)bsum[o];
     mt_ctx_release(ctx, scratch);
 }

@@ -7,6 +7,7 @@
  * are always inlined with constant sizes, so each size compiles to its own loop. */
 #include "kernels/cpu/gemm_small.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 typedef float v8 __attribute__((vector_size(32)));
@@ -24,18 +25,26 @@ typedef float v8 __attribute__((vector_size(32)));
  * B + k * ldb. Every helper is inlined with boff either NULL or not, so each variant
  * compiles without the test. */
 #define BROW(k) (boff ? boff[k] : (k) * ldb)
+/* Likewise row r of A starts at A + aoff[r] when aoff is given. */
+#define AROW(r) (aoff ? aoff[r] : (r) * lda)
 
-/* C[0:mr, 0:8*nv] = A[0:mr, :] @ B[:, 0:8*nv] + bias, for nv = 1 or 2 vectors wide. */
-INLINE void nn_tile(int mr, int nv, int64_t K, const float *A, int64_t lda, const float *B,
-                    int64_t ldb, const int64_t *boff, const float *bias, float *C, int64_t ldc) {
+/* C[0:mr, 0:8*nv] = A[0:mr, :] @ B[:, 0:8*nv] + bias, for nv = 1 or 2 vectors wide; or
+ * C += A @ B when add. */
+INLINE void nn_tile(int mr, int nv, int64_t K, const float *A, int64_t lda, const int64_t *aoff, const float *B,
+                    int64_t ldb, const int64_t *boff, const float *bias, bool add, float *C, int64_t ldc) {
     v8 acc[NN_MR][2];
+    const float *arow[NN_MR];
+    for (int r = 0; r < mr; r++) arow[r] = A + AROW(r);
     for (int r = 0; r < mr; r++)
-        for (int v = 0; v < nv; v++) acc[r][v] = (v8){0};
+        for (int v = 0; v < nv; v++) {
+            if (add) LOAD8(acc[r][v], C + r * ldc + 8 * v);
+            else acc[r][v] = (v8){0};
+        }
     for (int64_t k = 0; k < K; k++) {
         v8 b[2];
         for (int v = 0; v < nv; v++) LOAD8(b[v], B + BROW(k) + 8 * v);
         for (int r = 0; r < mr; r++) {
-            float a = A[r * lda + k];
+            float a = arow[r][k];
             for (int v = 0; v < nv; v++) acc[r][v] += a * b[v];
         }
     }
@@ -59,20 +68,23 @@ static void nn_columns(int64_t M, int64_t w, int64_t K, const float *A, int64_t 
 }
 
 /* Rows i0.. of C for columns [j, j + 8 * nv): full tiles of NN_MR rows, then the rest. */
-INLINE void nn_panel(int nv, int64_t M, int64_t K, const float *A, int64_t lda, const float *B,
-                     int64_t ldb, const int64_t *boff, const float *bias, float *C, int64_t ldc) {
+INLINE void nn_panel(int nv, int64_t M, int64_t K, const float *A, int64_t lda, const int64_t *aoff,
+                     const float *B, int64_t ldb, const int64_t *boff, const float *bias, bool add, float *C,
+                     int64_t ldc) {
     int64_t i = 0;
-    for (; i + NN_MR <= M; i += NN_MR)
-        nn_tile(NN_MR, nv, K, A + i * lda, lda, B, ldb, boff, bias ? bias + i : NULL, C + i * ldc, ldc);
-    const float *bi = bias ? bias + i : NULL;
+#define NN_TILE(mr)                                                                                                 \
+    nn_tile(mr, nv, K, aoff ? A : A + i * lda, lda, aoff ? aoff + i : NULL, B, ldb, boff, bias ? bias + i : NULL, \
+            add, C + i * ldc, ldc)
+    for (; i + NN_MR <= M; i += NN_MR) NN_TILE(NN_MR);
     switch (M - i) {
-    case 5: nn_tile(5, nv, K, A + i * lda, lda, B, ldb, boff, bi, C + i * ldc, ldc); break;
-    case 4: nn_tile(4, nv, K, A + i * lda, lda, B, ldb, boff, bi, C + i * ldc, ldc); break;
-    case 3: nn_tile(3, nv, K, A + i * lda, lda, B, ldb, boff, bi, C + i * ldc, ldc); break;
-    case 2: nn_tile(2, nv, K, A + i * lda, lda, B, ldb, boff, bi, C + i * ldc, ldc); break;
-    case 1: nn_tile(1, nv, K, A + i * lda, lda, B, ldb, boff, bi, C + i * ldc, ldc); break;
+    case 5: NN_TILE(5); break;
+    case 4: NN_TILE(4); break;
+    case 3: NN_TILE(3); break;
+    case 2: NN_TILE(2); break;
+    case 1: NN_TILE(1); break;
     default: break;
     }
+#undef NN_TILE
 }
 
 /* The last w < 8 columns of the indirect GEMM, at vector speed: whole 8-wide tiles into
@@ -83,7 +95,7 @@ static void nn_tail_indirect(int64_t M, int64_t w, int64_t K, const float *A, in
     float tile[NN_MR * 8];
     for (int64_t i = 0; i < M; i += NN_MR) {
         const int64_t mr = M - i < NN_MR ? M - i : NN_MR;
-        nn_panel(1, mr, K, A + i * lda, lda, B, 0, boff, bias ? bias + i : NULL, tile, 8);
+        nn_panel(1, mr, K, A + i * lda, lda, NULL, B, 0, boff, bias ? bias + i : NULL, false, tile, 8);
         for (int64_t r = 0; r < mr; r++) memcpy(C + (i + r) * ldc, tile + r * 8, (size_t)w * sizeof(float));
     }
 }
@@ -91,9 +103,9 @@ static void nn_tail_indirect(int64_t M, int64_t w, int64_t K, const float *A, in
 INLINE void gemm_nn(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
                     const int64_t *boff, const float *bias, float *C, int64_t ldc) {
     int64_t j = 0;
-    for (; j + 16 <= N; j += 16) nn_panel(2, M, K, A, lda, B + j, ldb, boff, bias, C + j, ldc);
+    for (; j + 16 <= N; j += 16) nn_panel(2, M, K, A, lda, NULL, B + j, ldb, boff, bias, false, C + j, ldc);
     if (j + 8 <= N) {
-        nn_panel(1, M, K, A, lda, B + j, ldb, boff, bias, C + j, ldc);
+        nn_panel(1, M, K, A, lda, NULL, B + j, ldb, boff, bias, false, C + j, ldc);
         j += 8;
     }
     if (j == N) return;
@@ -109,4 +121,11 @@ void mt_k_gemm_nn(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, 
 void mt_k_gemm_nn_indirect(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
                            const int64_t *boff, const float *bias, float *C, int64_t ldc) {
     gemm_nn(M, N, K, A, lda, B, 0, boff, bias, C, ldc);
+}
+
+void mt_k_gemm_nn_add_indirect_a(int64_t M, int64_t N, int64_t K, const float *A, const int64_t *aoff,
+                                 const float *B, int64_t ldb, float *C, int64_t ldc) {
+    int64_t j = 0;
+    for (; j + 16 <= N; j += 16) nn_panel(2, M, K, A, 0, aoff, B + j, ldb, NULL, NULL, true, C + j, ldc);
+    if (j + 8 <= N) nn_panel(1, M, K, A, 0, aoff, B + j, ldb, NULL, NULL, true, C + j, ldc);
 }

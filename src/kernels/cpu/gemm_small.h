@@ -17,4 +17,9 @@ void mt_k_gemm_nn(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, 
  * column N - 1 (those values are read and never used). */
 void mt_k_gemm_nn_indirect(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
                            const int64_t *boff, const float *bias, float *C, int64_t ldc);
+/* C (M x N) += A (M x K) @ B (K x N), row i of A starting at A + aoff[i], for N a
+ * multiple of 8: the weight gradient of a stride-1 convolution, dW^T += columns @ dOut^T,
+ * with the columns read in place from a padded image as above. */
+void mt_k_gemm_nn_add_indirect_a(int64_t M, int64_t N, int64_t K, const float *A, const int64_t *aoff,
+                                 const float *B, int64_t ldb, float *C, int64_t ldc);
 #endif

@@ -46,10 +46,10 @@ MT_TEST(sgemm_matches_reference) {
         }
 }
 
-/* The per-image GEMM of conv2d (gemm_small.c) equals mt_sgemm_ref: the models' shapes
- * (resnet8's 16 x 784 x 144 and 64 x 49 x 576, lenet's 6 x 784 x 25) and shapes that
- * leave every kind of edge tile, with and without bias, with leading dimensions wider
- * than the matrices. */
+/* The per-image GEMMs of conv2d (gemm_small.c) equal mt_sgemm_ref: the models' shapes
+ * (resnet8's 16 x 784 x 144 and 64 x 49 x 576, lenet's 6 x 784 x 25; for the weight
+ * gradient's, 144 x 16 x 840 and 576 x 64 x 63) and shapes that leave every kind of edge
+ * tile, with and without bias, with leading dimensions wider than the matrices. */
 /* got (M x N, row stride ldc) against bias + A @ B by mt_sgemm_ref, computed into ref;
  * ref starts equal to got outside the N columns, which neither may write. */
 static void check_small_gemm(const char *name, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
@@ -71,7 +71,8 @@ static void check_small_gemm(const char *name, int64_t M, int64_t N, int64_t K, 
 
 MT_TEST(small_gemm_matches_reference) {
     const int64_t shapes[][3] = {{16, 784, 144}, {64, 49, 576}, {6, 784, 25}, {144, 784, 16}, {1, 1, 1},
-                                 {7, 23, 9},     {5, 8, 3},     {13, 17, 33}, {2, 100, 150},  {11, 15, 0}};
+                                 {7, 23, 9},     {5, 8, 3},     {13, 17, 33}, {2, 100, 150},  {11, 15, 0},
+                                 {144, 16, 840}, {576, 64, 63}, {25, 8, 896}};
     mt_rng rng;
     mt_rng_seed(&rng, 5);
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
@@ -97,6 +98,30 @@ MT_TEST(small_gemm_matches_reference) {
         }
         mt_k_gemm_nn_indirect(M, N, K, A, lda, B, boff, bs, C1, ldc);
         check_small_gemm("gemm_nn_indirect", M, N, K, A, lda, Brev, ldb, bs, C1, C2, ldc);
+        /* The weight gradient's GEMM: C += A @ B on the first N8 (a multiple of 8) columns,
+         * the rows of A taken in reverse order through the offsets; the reference starts
+         * from the same C and gets A with its rows reversed. */
+        const int64_t N8 = N / 8 * 8;
+        int64_t *aoff = malloc((size_t)(M + 1) * sizeof(int64_t));
+        float *Arev = malloc((size_t)(na + 1) * sizeof(float));
+        for (int64_t i = 0; i < M; i++) {
+            aoff[i] = (M - 1 - i) * lda;
+            memcpy(Arev + i * lda, A + (M - 1 - i) * lda, (size_t)lda * sizeof(float));
+        }
+        for (int64_t i = 0; i < nc; i++) C1[i] = C2[i] = mt_rng_uniform(&rng) - 0.5f;
+        mt_k_gemm_nn_add_indirect_a(M, N8, K, A, aoff, B, ldb, C1, ldc);
+        mt_sgemm_ref(false, false, M, N8, K, 1.0f, Arev, lda, B, ldb, 1.0f, C2, ldc);
+        int bad = 0, outside = 0;
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = 0; j < ldc; j++) {
+                float x = C1[i * ldc + j], y = C2[i * ldc + j];
+                if (j >= N8) outside += x != y;
+                else if (!(fabsf(x - y) <= 1e-4f + 1e-4f * fabsf(y))) bad++;
+            }
+        CHECK_MSG(bad == 0 && outside == 0, "gemm_nn_add_indirect_a %lldx%lldx%lld: %d entries differ, %d written outside",
+                  (long long)M, (long long)N8, (long long)K, bad, outside);
+        free(aoff);
+        free(Arev);
         free(boff);
         free(Brev);
         free(A);

@@ -1,16 +1,19 @@
 /* conv2d: x (N,C,H,W), weight (O, C/g, KH, KW), bias (O) or NULL -> out (N, O, OH, OW).
  *
- * Forward: threads split the batch, one image at a time. Each thread builds the image's
- * column matrix (C/g*KH*KW rows per group, OH*OW columns) in its own scratch and
- * multiplies the weight into it with the register-tiled GEMM of gemm_small.c, writing
- * the output image in place with its bias: one parallel region per layer, where a BLAS
- * call on the whole batch also needed a transpose to (N, O, OH, OW) and its barriers.
+ * Forward: threads split the batch, one image at a time, with the register-tiled GEMMs
+ * of gemm_small.c writing each output image in place with its bias: one parallel region
+ * per layer, where a BLAS call on the whole batch also needed a transpose to
+ * (N, O, OH, OW) and its barriers. Where little of the padded grid is wasted (every
+ * layer of the models, strided ones included), the GEMM reads the columns in place from a
+ * zero-padded copy of the image split into its stride phases (shifted_plan below);
+ * otherwise the thread builds the image's column matrix with im2col.
  *
- * Backward: images in chunks sized to keep the chunk's column matrix in cache. Per chunk,
- * im2col rebuilds the columns (nothing but the geometry is saved by the forward), then
- * dW += dOut @ col^T and dcol = W^T @ dOut on mt_sgemm, and col2im. A per-image backward
- * with its own tiles was slower for resnet8 (its weight gradient wants a reduction over
- * the batch, which BLAS does better). */
+ * Backward, the same way where it fits: dx of a stride-1 convolution is itself one (of
+ * dOut, with the weight turned), and dW^T += columns @ dOut^T reads the columns in place,
+ * each thread summing its images into its own partial. What does not fit (groups, a
+ * strided layer's dx) goes in chunks of images sized to keep the chunk's column matrix
+ * in cache: im2col rebuilds the columns (nothing but the geometry is saved by the
+ * forward), then dW += dOut @ col^T and dcol = W^T @ dOut on mt_sgemm, and col2im. */
 #include "kernels/cpu/blas.h"
 #include "kernels/cpu/gemm_small.h"
 #include "kernels/cpu/im2col.h"

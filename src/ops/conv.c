@@ -147,7 +147,7 @@ static void shifted_fill(const mt_window *g, const shifted_plan *s, const float 
             const float *src = x + (c * g->H + h) * g->W;
             float *row = xp + a * g->SW * s->phase + c * s->plane + q * s->WQ;
             if (g->SW == 1)
-                memcpy(row + g->PW, src, (size_t)g->W * sizeof(float));
+                mt_k_copy_row(row + g->PW, src, g->W, false);
             else
                 for (int64_t w = 0, bb = b0, r = r0; w < g->W; w++) {
                     row[bb * s->phase + r] = src[w];
@@ -168,14 +168,8 @@ static void shifted_image(const mt_window *g, const shifted_plan *s, int64_t gro
         mt_k_gemm_nn_indirect(Og, s->NPAD, K, w + gi * Og * K, K, xp + gi * Cg * s->plane, boff,
                               bias ? bias + gi * Og : NULL, tmp + gi * Og * s->NPAD, s->NPAD);
     for (int64_t o = 0; o < O; o++)
-        for (int64_t oh = 0; oh < g->OH; oh++) {
-            const float *src = tmp + o * s->NPAD + oh * s->WQ;
-            float *dst = out + (o * g->OH + oh) * g->OW;
-            if (add)
-                for (int64_t k = 0; k < g->OW; k++) dst[k] += src[k];
-            else
-                memcpy(dst, src, (size_t)g->OW * sizeof(float));
-        }
+        for (int64_t oh = 0; oh < g->OH; oh++)
+            mt_k_copy_row(out + (o * g->OH + oh) * g->OW, tmp + o * s->NPAD + oh * s->WQ, g->OW, add);
 }
 
 /* The forward's two ways, threads over the images, each with its own scratch from the

@@ -19,17 +19,6 @@ static void inside(int64_t w0, int64_t SW, int64_t W, int64_t OW, int64_t *lo, i
     if (*hi < *lo) *hi = *lo;
 }
 
-/* Rows are short (7 to 28 floats): a memcpy call costs more than the copy. Eight floats
- * at a time through a vector type, then the rest (CMakeLists.txt keeps GCC from turning
- * these loops back into library calls). */
-typedef float v8u __attribute__((vector_size(32), aligned(4), may_alias));
-
-static inline void copy_row(float *restrict dst, const float *restrict src, int64_t n) {
-    int64_t k = 0;
-    for (; k + 8 <= n; k += 8) *(v8u *)(dst + k) = *(const v8u *)(src + k);
-    for (; k < n; k++) dst[k] = src[k];
-}
-
 void mt_k_im2col(const mt_window *g, const float *restrict x, float *restrict col) {
     const int64_t rows = g->C * g->KH * g->KW, cols = g->N * g->OH * g->OW;
 #pragma omp parallel for schedule(static) if (rows * cols > (1 << 16))
@@ -51,7 +40,7 @@ void mt_k_im2col(const mt_window *g, const float *restrict x, float *restrict co
                 const float *restrict row = plane + h * g->W;
                 for (int64_t ow = 0; ow < lo; ow++) out[ow] = 0.0f;
                 if (g->SW == 1)
-                    copy_row(out + lo, row + w0 + lo, hi - lo);
+                    mt_k_copy_row(out + lo, row + w0 + lo, hi - lo, false);
                 else
                     for (int64_t ow = lo; ow < hi; ow++) out[ow] = row[w0 + ow * g->SW];
                 for (int64_t ow = hi; ow < g->OW; ow++) out[ow] = 0.0f;

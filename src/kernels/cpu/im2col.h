@@ -2,6 +2,7 @@
 #ifndef MT_KERNELS_CPU_IM2COL_H
 #define MT_KERNELS_CPU_IM2COL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Geometry of a 2-D convolution or pooling window. */
@@ -16,6 +17,23 @@ typedef struct {
 
 /* Output size of a window sweep: floor((in + 2p - d(k-1) - 1) / s) + 1, or <= 0 if none. */
 int64_t mt_window_out(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d);
+
+/* Rows of a convolution are short (7 to 28 floats): a memcpy call costs more than the
+ * copy. Eight floats at a time through a vector type, then the rest, or added when add
+ * (CMakeLists.txt keeps GCC from turning these loops back into library calls in the files
+ * that use them). */
+typedef float mt_v8u __attribute__((vector_size(32), aligned(4), may_alias));
+
+static inline void mt_k_copy_row(float *restrict dst, const float *restrict src, int64_t n, bool add) {
+    int64_t k = 0;
+    if (add) {
+        for (; k + 8 <= n; k += 8) *(mt_v8u *)(dst + k) += *(const mt_v8u *)(src + k);
+        for (; k < n; k++) dst[k] += src[k];
+        return;
+    }
+    for (; k + 8 <= n; k += 8) *(mt_v8u *)(dst + k) = *(const mt_v8u *)(src + k);
+    for (; k < n; k++) dst[k] = src[k];
+}
 
 /* x (N, C, H, W) -> col (C*KH*KW, N*OH*OW): row (c, i, j), column (n, oh, ow) holds
  * x[n, c, oh*SH - PH + i*DH, ow*SW - PW + j*DW], or 0 in the padding. */

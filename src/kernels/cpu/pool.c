@@ -42,13 +42,13 @@ static void max_pool_checked(const mt_window *g, const float *in, int64_t oh, in
  * the inner loop, which vectorises: the window's elements are visited in the same order as
  * in max_pool_checked, each compared for a whole run of outputs at once (selects, not
  * branches). Windows overlapping the padding, and all windows when dilated, are checked.
- * The window size is a constant in the specialisations below. */
+ * The window size and stride are constants in the specialisations below. */
 static inline __attribute__((always_inline)) void max_pool_plane(const mt_window *g, const int64_t KH,
-                                                                 const int64_t KW, const int64_t oh_lo,
+                                                                 const int64_t KW, const int64_t SW, const int64_t oh_lo,
                                                                  const int64_t oh_hi, const int64_t ow_lo,
                                                                  const int64_t ow_hi, const float *restrict in,
                                                                  float *restrict y, int32_t *restrict argmax) {
-    const int64_t W = g->W, SW = g->SW;
+    const int64_t W = g->W;
     for (int64_t oh = 0; oh < g->OH; oh++) {
         float *restrict yr = y + oh * g->OW;
         int32_t *restrict ar = argmax + oh * g->OW;
@@ -104,10 +104,11 @@ void mt_k_max_pool2d(const mt_window *g, const float *x, float *y, int32_t *argm
         const float *in = x + p * g->H * g->W;
         float *yp = y + p * g->OH * g->OW;
         int32_t *ap = argmax + p * g->OH * g->OW;
-        if (g->KH == 2 && g->KW == 2) max_pool_plane(g, 2, 2, oh_lo, oh_hi, ow_lo, ow_hi, in, yp, ap);
-        else if (g->KH == 3 && g->KW == 3) max_pool_plane(g, 3, 3, oh_lo, oh_hi, ow_lo, ow_hi, in, yp, ap);
-        else if (g->KH == 4 && g->KW == 4) max_pool_plane(g, 4, 4, oh_lo, oh_hi, ow_lo, ow_hi, in, yp, ap);
-        else max_pool_plane(g, g->KH, g->KW, oh_lo, oh_hi, ow_lo, ow_hi, in, yp, ap);
+        /* The models' windows with their strides as constants, so the loads vectorise. */
+        if (g->KH == 2 && g->KW == 2 && g->SW == 2) max_pool_plane(g, 2, 2, 2, oh_lo, oh_hi, ow_lo, ow_hi, in, yp, ap);
+        else if (g->KH == 3 && g->KW == 3 && g->SW == 1) max_pool_plane(g, 3, 3, 1, oh_lo, oh_hi, ow_lo, ow_hi, in, yp, ap);
+        else if (g->KH == 4 && g->KW == 4 && g->SW == 4) max_pool_plane(g, 4, 4, 4, oh_lo, oh_hi, ow_lo, ow_hi, in, yp, ap);
+        else max_pool_plane(g, g->KH, g->KW, g->SW, oh_lo, oh_hi, ow_lo, ow_hi, in, yp, ap);
     }
 }
 
@@ -134,14 +135,14 @@ static float avg_pool_checked(const mt_window *g, const float *in, int64_t oh, i
     return sum;
 }
 
-/* One plane, as max_pool_plane: interior rows summed for a run of outputs at once, in
- * the same order as avg_pool_checked, so the sums are the same. */
+/* One plane, as max_pool_plane: each interior window summed in a register, in the same
+ * order as avg_pool_checked, so the sums are the same. */
 static inline __attribute__((always_inline)) void avg_pool_plane(const mt_window *g, const int64_t KH,
-                                                                 const int64_t KW, const int64_t oh_lo,
+                                                                 const int64_t KW, const int64_t SW, const int64_t oh_lo,
                                                                  const int64_t oh_hi, const int64_t ow_lo,
                                                                  const int64_t ow_hi, float inv,
                                                                  const float *restrict in, float *restrict y) {
-    const int64_t W = g->W, SW = g->SW;
+    const int64_t W = g->W;
     for (int64_t oh = 0; oh < g->OH; oh++) {
         float *restrict yr = y + oh * g->OW;
         if (oh < oh_lo || oh >= oh_hi) {
@@ -151,11 +152,13 @@ static inline __attribute__((always_inline)) void avg_pool_plane(const mt_window
         for (int64_t ow = 0; ow < ow_lo; ow++) yr[ow] = avg_pool_checked(g, in, oh, ow) * inv;
         for (int64_t ow = ow_hi; ow < g->OW; ow++) yr[ow] = avg_pool_checked(g, in, oh, ow) * inv;
         const int64_t top = (oh * g->SH - g->PH) * W - g->PW;
-        for (int64_t ow = ow_lo; ow < ow_hi; ow++) yr[ow] = 0.0f;
-        for (int64_t i = 0; i < KH; i++)
-            for (int64_t j = 0; j < KW; j++)
-                for (int64_t ow = ow_lo; ow < ow_hi; ow++) yr[ow] += in[top + i * W + j + ow * SW];
-        for (int64_t ow = ow_lo; ow < ow_hi; ow++) yr[ow] *= inv;
+        for (int64_t ow = ow_lo; ow < ow_hi; ow++) { /* the window unrolls: the run vectorises */
+            const float *at = in + top + ow * SW;
+            float sum = 0.0f;
+            for (int64_t i = 0; i < KH; i++)
+                for (int64_t j = 0; j < KW; j++) sum += at[i * W + j];
+            yr[ow] = sum * inv;
+        }
     }
 }
 
@@ -168,8 +171,8 @@ void mt_k_avg_pool2d(const mt_window *g, const float *x, float *y) {
     for (int64_t p = 0; p < PLANES(g); p++) {
         const float *in = x + p * g->H * g->W;
         float *yp = y + p * g->OH * g->OW;
-        if (g->KH == 2 && g->KW == 2) avg_pool_plane(g, 2, 2, oh_lo, oh_hi, ow_lo, ow_hi, inv, in, yp);
-        else avg_pool_plane(g, g->KH, g->KW, oh_lo, oh_hi, ow_lo, ow_hi, inv, in, yp);
+        if (g->KH == 2 && g->KW == 2 && g->SW == 2) avg_pool_plane(g, 2, 2, 2, oh_lo, oh_hi, ow_lo, ow_hi, inv, in, yp);
+        else avg_pool_plane(g, g->KH, g->KW, g->SW, oh_lo, oh_hi, ow_lo, ow_hi, inv, in, yp);
     }
 }
 

@@ -7,10 +7,17 @@ static mt_tensor *child(mt_module *m, const char *name, mt_ctx *ctx, mt_tensor *
     return mt_module_child(m, name) ? mt_module_forward_child(m, name, ctx, x) : x;
 }
 
+/* relu(norm(conv(x))), in one pass in evaluation (mt_conv_bn_forward). */
+static mt_tensor *conv_norm_relu(mt_module *m, const char *conv, const char *norm, mt_ctx *ctx, mt_tensor *x) {
+    mt_module *c = mt_module_child(m, conv), *n = mt_module_child(m, norm);
+    if (c && n) return mt_conv_bn_forward(c, n, true, ctx, x);
+    return mt_relu(ctx, child(m, norm, ctx, mt_module_forward_child(m, conv, ctx, x)));
+}
+
 static mt_tensor *lenet_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) {
     const mt_pool2d_params pool = {.kernel = {2, 2}};
-    x = mt_avg_pool2d(ctx, mt_relu(ctx, child(m, "norm1", ctx, child(m, "conv1", ctx, x))), pool);
-    x = mt_avg_pool2d(ctx, mt_relu(ctx, child(m, "norm2", ctx, child(m, "conv2", ctx, x))), pool);
+    x = mt_avg_pool2d(ctx, conv_norm_relu(m, "conv1", "norm1", ctx, x), pool);
+    x = mt_avg_pool2d(ctx, conv_norm_relu(m, "conv2", "norm2", ctx, x), pool);
     x = mt_relu(ctx, child(m, "fc1", ctx, mt_flatten(ctx, x, 1, -1)));
     x = mt_relu(ctx, child(m, "fc2", ctx, x));
     return child(m, "fc3", ctx, x);

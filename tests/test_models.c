@@ -9,6 +9,7 @@
 #include "mytorch/optim.h"
 #include "test.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,4 +270,75 @@ MT_TEST(models_checkpoint_round_trips) {
     mt_state_dict_free(&sa);
     mt_module_free(a);
     mt_module_free(b);
+}
+
+/* mt_conv2d_bn_eval, the inference pass that folds BatchNorm's running statistics into
+ * the convolution, against conv2d, batch_norm and relu one after the other: every way
+ * the forward can go (stride 1 and 2 on the padded phases, a geometry that takes im2col,
+ * groups, no bias), with and without the ReLU. Close to the three ops (float rounding
+ * apart), and bit for bit conv2d with the weight and bias folded as ops.h says, which
+ * shows the folded path ran. */
+static mt_tensor *conv_bn_input(mt_ctx *ctx, const int64_t *shape) {
+    mt_tensor *x = mt_tensor_empty(ctx, 4, shape);
+    if (x)
+        for (int64_t i = 0; i < x->numel; i++) x->data[i] = (float)((i * 37) % 23) / 11.0f - 1.0f;
+    return x;
+}
+
+MT_TEST(conv_bn_relu_in_one_pass_matches_the_three_ops) {
+    const struct {
+        int64_t N, C, H, W, O, K;
+        int stride, pad, groups;
+        bool bias;
+    } cases[] = {{3, 4, 9, 9, 6, 3, 1, 1, 1, true},
+                 {3, 4, 9, 10, 6, 3, 2, 1, 1, false},
+                 {2, 2, 3, 3, 5, 3, 1, 0, 1, true}, /* OW = 1 of WP = 3: im2col */
+                 {2, 4, 6, 6, 6, 3, 1, 1, 2, true}};
+    mt_rng rng;
+    mt_rng_seed(&rng, 11);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        for (int relu = 0; relu < 2; relu++) {
+            const int64_t O = cases[c].O, K = cases[c].C / cases[c].groups * cases[c].K * cases[c].K;
+            mt_ctx *ctx = mt_ctx_new();
+            mt_set_grad_enabled(ctx, false);
+            mt_tensor *w = mt_tensor_empty(ctx, 4, (int64_t[]){O, cases[c].C / cases[c].groups, cases[c].K, cases[c].K});
+            mt_tensor *wf = mt_tensor_empty(ctx, 4, w ? w->shape : (int64_t[]){1, 1, 1, 1});
+            mt_tensor *b = mt_tensor_zeros(ctx, 1, (int64_t[]){O}), *bf = mt_tensor_zeros(ctx, 1, (int64_t[]){O});
+            mt_tensor *st[4];
+            for (int k = 0; k < 4; k++) st[k] = mt_tensor_empty(ctx, 1, (int64_t[]){O});
+            REQUIRE(w && wf && b && bf && st[0] && st[1] && st[2] && st[3]);
+            for (int64_t i = 0; i < w->numel; i++) w->data[i] = mt_rng_uniform(&rng) - 0.5f;
+            for (int64_t o = 0; o < O; o++) {
+                if (cases[c].bias) b->data[o] = mt_rng_uniform(&rng) - 0.5f;
+                st[0]->data[o] = 0.5f + mt_rng_uniform(&rng);  /* weight */
+                st[1]->data[o] = mt_rng_uniform(&rng) - 0.5f;  /* bias */
+                st[2]->data[o] = mt_rng_uniform(&rng) - 0.5f;  /* running_mean */
+                st[3]->data[o] = 0.25f + mt_rng_uniform(&rng); /* running_var */
+                /* The fold: batch_norm's scale and shift, applied to the weight and bias. */
+                const float scale = (float)(1.0 / sqrt((double)st[3]->data[o] + 1e-5)) * st[0]->data[o];
+                const float shift = st[1]->data[o] - st[2]->data[o] * scale;
+                for (int64_t k = 0; k < K; k++) wf->data[o * K + k] = w->data[o * K + k] * scale;
+                bf->data[o] = b->data[o] * scale + shift;
+            }
+            mt_tensor *bias = cases[c].bias ? b : NULL;
+            const mt_conv2d_params p = {.stride = {cases[c].stride, cases[c].stride},
+                                        .padding = {cases[c].pad, cases[c].pad}, .groups = cases[c].groups};
+            const mt_batch_norm_params bn = {.running_mean = st[2], .running_var = st[3], .eps = 1e-5};
+            const int64_t xs[4] = {cases[c].N, cases[c].C, cases[c].H, cases[c].W};
+            mt_tensor *got = mt_conv2d_bn_eval(ctx, conv_bn_input(ctx, xs), w, bias, p, st[0], st[1], bn, relu);
+            mt_tensor *three = mt_batch_norm(ctx, mt_conv2d(ctx, conv_bn_input(ctx, xs), w, bias, p), st[0], st[1], bn);
+            mt_tensor *folded = mt_conv2d(ctx, conv_bn_input(ctx, xs), wf, bf, p);
+            if (relu) {
+                three = mt_relu(ctx, three);
+                folded = mt_relu(ctx, folded);
+            }
+            REQUIRE(got && three && folded && got->numel == three->numel);
+            int far = 0;
+            for (int64_t i = 0; i < got->numel; i++)
+                far += !(fabsf(got->data[i] - three->data[i]) <= 1e-5f + 1e-5f * fabsf(three->data[i]));
+            CHECK_MSG(far == 0, "case %zu relu %d: %d values differ from the three ops", c, relu, far);
+            CHECK_MSG(memcmp(got->data, folded->data, (size_t)got->numel * sizeof(float)) == 0,
+                      "case %zu relu %d: not conv2d with the folded weight and bias", c, relu);
+            mt_ctx_free(ctx);
+        }
 }

@@ -104,6 +104,12 @@ bool mt_sequential_append(mt_module *seq, mt_module *child);
  * fan_in = in/groups*KH*KW (PyTorch's default). Zero fields of p are PyTorch's defaults. */
 mt_module *mt_conv2d_new(int64_t in_channels, int64_t out_channels, int kernel_h, int kernel_w,
                          mt_conv2d_params p, bool bias, mt_rng *rng);
+/* A Conv2d module's parameters, or NULL when m is not a Conv2d. */
+const mt_conv2d_params *mt_conv2d_module_params(const mt_module *m);
+/* relu?(bn(conv(x))) for a Conv2d and a BatchNorm2d: in evaluation mode in one pass
+ * (mt_conv2d_bn_eval, the norm's running statistics folded into the convolution);
+ * in training mode, or for other modules, the modules one after the other. */
+mt_tensor *mt_conv_bn_forward(mt_module *conv, mt_module *bn, bool relu, mt_ctx *ctx, mt_tensor *x);
 /* nn.MaxPool2d / nn.AvgPool2d (a zero stride means stride = kernel). */
 mt_module *mt_max_pool2d_new(mt_pool2d_params p);
 mt_module *mt_avg_pool2d_new(mt_pool2d_params p);

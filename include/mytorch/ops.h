@@ -95,6 +95,12 @@ typedef struct {
 /* F.batch_norm over dim 1 of (N, C), (N, C, L) or (N, C, H, W); weight and bias (C) may
  * be NULL. Training uses batch statistics, evaluation the running ones. */
 mt_tensor *mt_batch_norm(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bias, mt_batch_norm_params p);
+/* relu?(batch_norm(conv2d(x, weight, bias), bn_weight, bn_bias, bn)) for inference:
+ * with running statistics and nothing to record, the statistics are folded into the
+ * convolution's weight and bias and the result made in one pass (equal to the three ops
+ * up to float rounding); otherwise it runs the three ops. */
+mt_tensor *mt_conv2d_bn_eval(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bias, mt_conv2d_params p,
+                             mt_tensor *bn_weight, mt_tensor *bn_bias, mt_batch_norm_params bn, bool relu);
 
 /* F.dropout: in training zeroes each element with probability p (drawn from the ctx's
  * RNG) and scales the rest by 1/(1-p); otherwise returns x itself. */

@@ -12,6 +12,10 @@ static mt_tensor *conv_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) {
     return mt_conv2d(ctx, x, mt_module_param(m, "weight"), mt_module_param(m, "bias"), c->p);
 }
 
+const mt_conv2d_params *mt_conv2d_module_params(const mt_module *m) {
+    return m && m->forward == conv_forward ? &((const conv_impl *)m->impl)->p : NULL;
+}
+
 mt_module *mt_conv2d_new(int64_t in_channels, int64_t out_channels, int kernel_h, int kernel_w,
                          mt_conv2d_params p, bool bias, mt_rng *rng) {
     int64_t groups = p.groups ? p.groups : 1;

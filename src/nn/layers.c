@@ -6,6 +6,7 @@
 #include "mytorch/ops.h"
 
 #include <stdio.h>
+#include <string.h>
 
 /* ---- Linear ---------------------------------------------------------------------------- */
 
@@ -69,7 +70,15 @@ static mt_tensor *sequential_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) {
     const bool compact = !mt_is_grad_enabled(ctx);
     const mt_arena_mark start = mt_ctx_mark(ctx);
     for (int k = 0; k < m->n_children && x; k++) {
-        x = mt_module_forward(m->children[k].module, ctx, x);
+        mt_module *c = m->children[k].module, *next = k + 1 < m->n_children ? m->children[k + 1].module : NULL;
+        if (compact && mt_conv2d_module_params(c) && next && strcmp(next->type, "BatchNorm2d") == 0) {
+            /* Inference: Conv2d, BatchNorm2d [, ReLU] in one pass. */
+            const bool relu = k + 2 < m->n_children && strcmp(m->children[k + 2].module->type, "ReLU") == 0;
+            x = mt_conv_bn_forward(c, next, relu, ctx, x);
+            k += relu ? 2 : 1;
+        } else {
+            x = mt_module_forward(c, ctx, x);
+        }
         if (compact) x = mt_ctx_keep(ctx, start, x, 0);
     }
     return x;

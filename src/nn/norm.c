@@ -3,10 +3,17 @@
 #include "mytorch/nn.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct {
     int dims_min, dims_max; /* accepted input ranks */
 } bn_impl;
+
+static mt_batch_norm_params bn_params(mt_module *m) {
+    return (mt_batch_norm_params){.running_mean = mt_module_buffer(m, "running_mean"),
+                                  .running_var = mt_module_buffer(m, "running_var"),
+                                  .training = m->training, .momentum = 0.1, .eps = 1e-5};
+}
 
 static mt_tensor *batch_norm_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) {
     const bn_impl *b = m->impl;
@@ -17,10 +24,7 @@ static mt_tensor *batch_norm_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) {
         return NULL;
     }
     if (m->training) (*mt_module_buffer_i64(m, "num_batches_tracked"))++;
-    mt_batch_norm_params p = {.running_mean = mt_module_buffer(m, "running_mean"),
-                              .running_var = mt_module_buffer(m, "running_var"),
-                              .training = m->training, .momentum = 0.1, .eps = 1e-5};
-    return mt_batch_norm(ctx, x, mt_module_param(m, "weight"), mt_module_param(m, "bias"), p);
+    return mt_batch_norm(ctx, x, mt_module_param(m, "weight"), mt_module_param(m, "bias"), bn_params(m));
 }
 
 static mt_module *batch_norm_new(const char *type, int64_t C, int dims_min, int dims_max) {
@@ -44,6 +48,17 @@ static mt_module *batch_norm_new(const char *type, int64_t C, int dims_min, int 
 
 mt_module *mt_batch_norm1d_new(int64_t C) { return batch_norm_new("BatchNorm1d", C, 2, 3); }
 mt_module *mt_batch_norm2d_new(int64_t C) { return batch_norm_new("BatchNorm2d", C, 4, 4); }
+
+mt_tensor *mt_conv_bn_forward(mt_module *conv, mt_module *bn, bool relu, mt_ctx *ctx, mt_tensor *x) {
+    const mt_conv2d_params *cp = mt_conv2d_module_params(conv);
+    if (!x || mt_ctx_failed(ctx)) return NULL;
+    if (!cp || strcmp(bn->type, "BatchNorm2d") != 0 || bn->training || x->ndim != 4) {
+        mt_tensor *y = mt_module_forward(bn, ctx, mt_module_forward(conv, ctx, x));
+        return relu ? mt_relu(ctx, y) : y;
+    }
+    return mt_conv2d_bn_eval(ctx, x, mt_module_param(conv, "weight"), mt_module_param(conv, "bias"), *cp,
+                             mt_module_param(bn, "weight"), mt_module_param(bn, "bias"), bn_params(bn), relu);
+}
 
 static mt_tensor *dropout_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) {
     return mt_dropout(ctx, x, *(float *)m->impl, m->training);

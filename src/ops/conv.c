@@ -19,6 +19,7 @@
 #include "kernels/cpu/im2col.h"
 #include "ops/internal.h"
 
+#include <math.h>
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -157,10 +158,18 @@ static void shifted_fill(const mt_window *g, const shifted_plan *s, const float 
         }
 }
 
-/* One image: out (O, OH, OW) = (or +=, when add) weight @ columns + bias. xp and tmp are
- * the thread's scratch of s->xp_floats and O * s->NPAD floats. */
+/* How an image's product reaches the output: stored, stored through a ReLU (the fused
+ * inference op below), or added (the input gradient). */
+typedef enum { CONV_STORE, CONV_STORE_RELU, CONV_ADD } conv_store;
+
+static void relu_row(float *dst, const float *src, int64_t n) { /* in place too */
+    for (int64_t k = 0; k < n; k++) dst[k] = src[k] > 0.0f ? src[k] : 0.0f; /* as mt_relu */
+}
+
+/* One image: out (O, OH, OW) = weight @ columns + bias, stored as `store` says. xp and tmp
+ * are the thread's scratch of s->xp_floats and O * s->NPAD floats. */
 static void shifted_image(const mt_window *g, const shifted_plan *s, int64_t groups, int64_t O,
-                          const int64_t *boff, const float *x, const float *w, const float *bias, bool add,
+                          const int64_t *boff, const float *x, const float *w, const float *bias, conv_store store,
                           float *xp, float *tmp, float *out) {
     shifted_fill(g, s, x, xp);
     const int64_t Cg = g->C / groups, Og = O / groups, K = Cg * g->KH * g->KW;
@@ -168,14 +177,18 @@ static void shifted_image(const mt_window *g, const shifted_plan *s, int64_t gro
         mt_k_gemm_nn_indirect(Og, s->NPAD, K, w + gi * Og * K, K, xp + gi * Cg * s->plane, boff,
                               bias ? bias + gi * Og : NULL, tmp + gi * Og * s->NPAD, s->NPAD);
     for (int64_t o = 0; o < O; o++)
-        for (int64_t oh = 0; oh < g->OH; oh++)
-            mt_k_copy_row(out + (o * g->OH + oh) * g->OW, tmp + o * s->NPAD + oh * s->WQ, g->OW, add);
+        for (int64_t oh = 0; oh < g->OH; oh++) {
+            float *dst = out + (o * g->OH + oh) * g->OW;
+            const float *src = tmp + o * s->NPAD + oh * s->WQ;
+            if (store == CONV_STORE_RELU) relu_row(dst, src, g->OW);
+            else mt_k_copy_row(dst, src, g->OW, store == CONV_ADD);
+        }
 }
 
 /* The forward's two ways, threads over the images, each with its own scratch from the
  * arena (the caller releases it); false when it runs out (ctx error set). */
 static bool forward_shifted(mt_ctx *ctx, const mt_window *g, int64_t groups, const conv_dims *d, const float *x,
-                            const float *w, const float *bias, float *out) {
+                            const float *w, const float *bias, bool relu, float *out) {
     const shifted_plan sp = shifted_of(g);
     const int64_t per_thread = sp.xp_floats + d->O * sp.NPAD;
     float *scratch = mt_ctx_alloc(ctx, (size_t)(max_threads() * per_thread) * sizeof(float));
@@ -186,14 +199,14 @@ static bool forward_shifted(mt_ctx *ctx, const mt_window *g, int64_t groups, con
 #pragma omp parallel for schedule(static) if (worth_threads(g, d))
     for (int64_t n = 0; n < g->N; n++) {
         float *xp = scratch + thread_id() * per_thread;
-        shifted_image(g, &sp, groups, d->O, boff, x + n * d->CHW, w, bias, false, xp, xp + sp.xp_floats,
-                      out + n * d->O * d->P);
+        shifted_image(g, &sp, groups, d->O, boff, x + n * d->CHW, w, bias, relu ? CONV_STORE_RELU : CONV_STORE, xp,
+                      xp + sp.xp_floats, out + n * d->O * d->P);
     }
     return true;
 }
 
 static bool forward_im2col(mt_ctx *ctx, const mt_window *g, int64_t groups, const conv_dims *d, const float *x,
-                           const float *w, const float *bias, float *out) {
+                           const float *w, const float *bias, bool relu, float *out) {
     float *scratch = mt_ctx_alloc(ctx, (size_t)(max_threads() * d->CKK * d->P) * sizeof(float));
     if (!scratch) return false;
     mt_window one = *g;
@@ -205,8 +218,15 @@ static bool forward_im2col(mt_ctx *ctx, const mt_window *g, int64_t groups, cons
         for (int64_t gi = 0; gi < groups; gi++)
             mt_k_gemm_nn(d->Og, d->P, d->K, w + gi * d->Og * d->K, d->K, col + gi * d->K * d->P, d->P,
                          bias ? bias + gi * d->Og : NULL, o + gi * d->Og * d->P, d->P);
+        if (relu) relu_row(o, o, d->O * d->P);
     }
     return true;
+}
+
+static bool forward(mt_ctx *ctx, const mt_window *g, int64_t groups, const conv_dims *d, const float *x,
+                    const float *w, const float *bias, bool relu, float *out) {
+    return shifted_ok(g) ? forward_shifted(ctx, g, groups, d, x, w, bias, relu, out)
+                         : forward_im2col(ctx, g, groups, d, x, w, bias, relu, out);
 }
 
 /* dW += dOut @ columns^T for groups == 1, without the columns, as dW^T += columns @ dOut^T
@@ -257,9 +277,7 @@ mt_tensor *mt_conv2d(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bi
     ctx->flops += 2.0 * (double)(d.O * g.N * d.P * d.K);
     const mt_arena_mark before_scratch = mt_ctx_mark(ctx);
     const float *bv = bias ? bias->data : NULL;
-    bool ok = shifted_ok(&g) ? forward_shifted(ctx, &g, groups, &d, x->data, weight->data, bv, out->data)
-                             : forward_im2col(ctx, &g, groups, &d, x->data, weight->data, bv, out->data);
-    if (!ok) return NULL;
+    if (!forward(ctx, &g, groups, &d, x->data, weight->data, bv, false, out->data)) return NULL;
     mt_ctx_release(ctx, before_scratch);
     if (!mt_needs_grad(ctx, in, n_in)) return out;
     conv_saved *saved = mt_ctx_alloc(ctx, sizeof *saved);
@@ -267,6 +285,49 @@ mt_tensor *mt_conv2d(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bi
     *saved = (conv_saved){g, groups};
     mt_node *node = mt_record(ctx, MT_OP_CONV2D, out, in, n_in);
     if (node) node->saved = saved;
+    return out;
+}
+
+/* Evaluation only: batch_norm's running statistics are folded into the weight and bias
+ * (w' = w * scale, b' = b * scale + shift per output channel, with batch_norm's own
+ * scale = weight / sqrt(running_var + eps) and shift = bias - running_mean * scale), so
+ * the output is made in one pass, with the ReLU on its store. Otherwise (training
+ * statistics, a gradient to record, statistics that do not fit the output channels) it
+ * is the three ops one after the other, with their checks and errors. */
+mt_tensor *mt_conv2d_bn_eval(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bias, mt_conv2d_params p,
+                             mt_tensor *bn_weight, mt_tensor *bn_bias, mt_batch_norm_params bn, bool relu) {
+    mt_tensor *in[5] = {x, weight, bias, bn_weight, bn_bias};
+    int n_in = 0;
+    for (int k = 0; k < 5; k++)
+        if (in[k]) in[n_in++] = in[k];
+    const int64_t O = weight && weight->ndim == 4 ? weight->shape[0] : -1;
+    const mt_tensor *per_channel[4] = {bn_weight, bn_bias, bn.running_mean, bn.running_var};
+    bool fold = !bn.training && bn.running_mean && bn.running_var && (bn_weight || !bn_bias) &&
+                mt_inputs_ok(ctx, in, n_in) && !mt_needs_grad(ctx, in, n_in);
+    for (int k = 0; k < 4 && fold; k++) fold = !per_channel[k] || per_channel[k]->numel == O;
+    if (!fold) {
+        mt_tensor *y = mt_batch_norm(ctx, mt_conv2d(ctx, x, weight, bias, p), bn_weight, bn_bias, bn);
+        return relu ? mt_relu(ctx, y) : y;
+    }
+    mt_window g;
+    int64_t groups;
+    if (!conv_plan(ctx, x, weight, bias, p, &g, &groups)) return NULL;
+    const conv_dims d = dims_of(&g, O, groups);
+    mt_tensor *out = mt_tensor_empty(ctx, 4, (int64_t[]){g.N, O, g.OH, g.OW});
+    if (!out) return NULL;
+    ctx->flops += 2.0 * (double)(O * g.N * d.P * d.K);
+    const mt_arena_mark before_scratch = mt_ctx_mark(ctx);
+    float *wf = mt_ctx_alloc(ctx, (size_t)(O * d.K) * sizeof(float)), *bf = mt_ctx_alloc(ctx, (size_t)O * sizeof(float));
+    if (!wf || !bf) return NULL;
+    for (int64_t o = 0; o < O; o++) {
+        const float invstd = (float)(1.0 / sqrt((double)bn.running_var->data[o] + bn.eps));
+        const float scale = invstd * (bn_weight ? bn_weight->data[o] : 1.0f);
+        const float shift = (bn_bias ? bn_bias->data[o] : 0.0f) - bn.running_mean->data[o] * scale;
+        for (int64_t k = 0; k < d.K; k++) wf[o * d.K + k] = weight->data[o * d.K + k] * scale;
+        bf[o] = (bias ? bias->data[o] * scale : 0.0f) + shift;
+    }
+    if (!forward(ctx, &g, groups, &d, x->data, wf, bf, relu, out->data)) return NULL;
+    mt_ctx_release(ctx, before_scratch);
     return out;
 }
 
@@ -319,7 +380,7 @@ void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
 #pragma omp parallel for schedule(static) if (worth_threads(g, &d))
         for (int64_t n = 0; n < g->N; n++) {
             float *xp = buf + thread_id() * per_thread;
-            shifted_image(&t, &sp, 1, g->C, boff, gout + n * O * P, wt, NULL, true, xp, xp + sp.xp_floats,
+            shifted_image(&t, &sp, 1, g->C, boff, gout + n * O * P, wt, NULL, CONV_ADD, xp, xp + sp.xp_floats,
                           x->grad + n * CHW);
         }
     }

@@ -74,6 +74,22 @@ void mt_tensor_zero_grad(mt_tensor *t) {
     if (t && t->grad) memset(t->grad, 0, (size_t)t->numel * sizeof(float));
 }
 
+/* A large gradient is zeroed by all threads, in blocks: the backward otherwise spends a
+ * serial memory pass per activation here while the other threads wait. */
+static void zero_bytes(void *p, size_t bytes) {
+    const size_t block = (size_t)1 << 16;
+    if (bytes < 4 * block) {
+        memset(p, 0, bytes);
+        return;
+    }
+    const int64_t n = (int64_t)((bytes + block - 1) / block);
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < n; b++) {
+        const size_t at = (size_t)b * block;
+        memset((char *)p + at, 0, bytes - at < block ? bytes - at : block);
+    }
+}
+
 bool mt_tensor_ensure_grad(mt_ctx *ctx, mt_tensor *t) {
     if (t->grad) return true;
     size_t bytes = mt_tensor_bytes(t);
@@ -82,7 +98,7 @@ bool mt_tensor_ensure_grad(mt_ctx *ctx, mt_tensor *t) {
         if (!t->grad) mt_error_set(&ctx->error, MT_ERR_NOMEM, "out of memory for a gradient");
     } else {
         t->grad = mt_ctx_alloc_grad(ctx, bytes);
-        if (t->grad) memset(t->grad, 0, bytes);
+        if (t->grad) zero_bytes(t->grad, bytes);
     }
     return t->grad != NULL;
 }

@@ -139,23 +139,30 @@ static void shifted_offsets(const mt_window *g, const shifted_plan *s, int64_t C
 /* One image x (C, H, W) into its zero-padded phases xp (s->xp_floats). Only the image's
  * own positions are written: the padding around them is the same for every image, so
  * the caller zeroes xp once and fills it image after image. */
+/* Columns b0, b0 + SW, ... of a row (W floats) into dst, in order; SW is a constant in
+ * the common case so that the strided loads vectorise. */
+static inline __attribute__((always_inline)) void gather_columns(float *restrict dst, const float *restrict src,
+                                                               int64_t b0, int64_t W, int64_t SW) {
+    for (int64_t r = 0, w = b0; w < W; r++, w += SW) dst[r] = src[w];
+}
+
 static void shifted_fill(const mt_window *g, const shifted_plan *s, const float *x, float *xp) {
-    /* Padded row y = h + PH is row y / SH of phase row y % SH, and column xx = w + PW
-     * column xx / SW of phase column xx % SW: counted along, not divided. */
-    const int64_t a0 = g->PH % g->SH, q0 = g->PH / g->SH, b0 = g->PW % g->SW, r0 = g->PW / g->SW;
-    for (int64_t c = 0; c < g->C; c++)
-        for (int64_t h = 0, a = a0, q = q0; h < g->H; h++) {
-            const float *src = x + (c * g->H + h) * g->W;
-            float *row = xp + a * g->SW * s->phase + c * s->plane + q * s->WQ;
-            if (g->SW == 1)
-                mt_k_copy_row(row + g->PW, src, g->W, false);
-            else
-                for (int64_t w = 0, bb = b0, r = r0; w < g->W; w++) {
-                    row[bb * s->phase + r] = src[w];
-                    if (++bb == g->SW) bb = 0, r++;
-                }
-            if (++a == g->SH) a = 0, q++;
-        }
+    /* Padded row y = h + PH is row y / SH of phase row y % SH (counted along, not
+     * divided); phase column b takes the image's columns w0, w0 + SW, ... with
+     * (w0 + PW) % SW == b. */
+    const int64_t a0 = g->PH % g->SH, q0 = g->PH / g->SH;
+    for (int64_t b = 0; b < g->SW; b++) {
+        const int64_t w0 = ((b - g->PW) % g->SW + g->SW) % g->SW, col = b * s->phase + (w0 + g->PW) / g->SW;
+        for (int64_t c = 0; c < g->C; c++)
+            for (int64_t h = 0, a = a0, q = q0; h < g->H; h++) {
+                const float *src = x + (c * g->H + h) * g->W;
+                float *dst = xp + a * g->SW * s->phase + c * s->plane + q * s->WQ + col;
+                if (g->SW == 1) mt_k_copy_row(dst, src, g->W, false);
+                else if (g->SW == 2) gather_columns(dst, src, w0, g->W, 2);
+                else gather_columns(dst, src, w0, g->W, g->SW);
+                if (++a == g->SH) a = 0, q++;
+            }
+    }
 }
 
 /* How an image's product reaches the output: stored, stored through a ReLU (the fused
@@ -194,13 +201,15 @@ static bool forward_shifted(mt_ctx *ctx, const mt_window *g, int64_t groups, con
     float *scratch = mt_ctx_alloc(ctx, (size_t)(max_threads() * per_thread) * sizeof(float));
     int64_t *boff = mt_ctx_alloc(ctx, (size_t)d->K * sizeof(int64_t));
     if (!scratch || !boff) return false;
-    memset(scratch, 0, (size_t)(max_threads() * per_thread) * sizeof(float)); /* the padding (shifted_fill) */
     shifted_offsets(g, &sp, g->C / groups, boff);
-#pragma omp parallel for schedule(static) if (worth_threads(g, d))
-    for (int64_t n = 0; n < g->N; n++) {
+#pragma omp parallel if (worth_threads(g, d))
+    {
         float *xp = scratch + thread_id() * per_thread;
-        shifted_image(g, &sp, groups, d->O, boff, x + n * d->CHW, w, bias, relu ? CONV_STORE_RELU : CONV_STORE, xp,
-                      xp + sp.xp_floats, out + n * d->O * d->P);
+        memset(xp, 0, (size_t)sp.xp_floats * sizeof(float)); /* the padding (shifted_fill) */
+#pragma omp for schedule(static)
+        for (int64_t n = 0; n < g->N; n++)
+            shifted_image(g, &sp, groups, d->O, boff, x + n * d->CHW, w, bias, relu ? CONV_STORE_RELU : CONV_STORE,
+                          xp, xp + sp.xp_floats, out + n * d->O * d->P);
     }
     return true;
 }
@@ -244,17 +253,24 @@ static bool weight_grad_shifted(mt_ctx *ctx, const mt_window *g, int64_t O, cons
     float *buf = mt_ctx_alloc(ctx, (size_t)(nt * per_thread) * sizeof(float));
     int64_t *boff = mt_ctx_alloc(ctx, (size_t)d.K * sizeof(int64_t));
     if (!buf || !boff) return false;
-    memset(buf, 0, (size_t)(nt * per_thread) * sizeof(float)); /* the padding, dOut^T's waste, the partials */
     shifted_offsets(g, &sp, g->C, boff);
-#pragma omp parallel for schedule(static) if (worth_threads(g, &d))
-    for (int64_t n = 0; n < g->N; n++) {
+    for (int t = 0; t < nt; t++) /* every partial, also of a thread the region does not get */
+        memset(buf + t * per_thread + sp.xp_floats + sp.NPAD * OP, 0, (size_t)(d.K * OP) * sizeof(float));
+#pragma omp parallel if (worth_threads(g, &d))
+    {
         float *xp = buf + thread_id() * per_thread, *dt = xp + sp.xp_floats, *part = dt + sp.NPAD * OP;
-        shifted_fill(g, &sp, x + n * d.CHW, xp);
-        const float *go = gout + n * O * d.P;
-        for (int64_t o = 0; o < O; o++)
-            for (int64_t oh = 0; oh < g->OH; oh++)
-                for (int64_t ow = 0; ow < g->OW; ow++) dt[(oh * sp.WQ + ow) * OP + o] = go[(o * g->OH + oh) * g->OW + ow];
-        mt_k_gemm_nn_add_indirect_a(d.K, OP, sp.NPAD, xp, boff, dt, OP, part, OP);
+        /* The padding and dOut^T's waste, zeroed by the thread that uses them. */
+        memset(xp, 0, (size_t)(sp.xp_floats + sp.NPAD * OP) * sizeof(float));
+#pragma omp for schedule(static)
+        for (int64_t n = 0; n < g->N; n++) {
+            shifted_fill(g, &sp, x + n * d.CHW, xp);
+            const float *go = gout + n * O * d.P;
+            for (int64_t o = 0; o < O; o++)
+                for (int64_t oh = 0; oh < g->OH; oh++)
+                    for (int64_t ow = 0; ow < g->OW; ow++)
+                        dt[(oh * sp.WQ + ow) * OP + o] = go[(o * g->OH + oh) * g->OW + ow];
+            mt_k_gemm_nn_add_indirect_a(d.K, OP, sp.NPAD, xp, boff, dt, OP, part, OP);
+        }
     }
     for (int t = 0; t < nt; t++) {
         const float *part = buf + t * per_thread + sp.xp_floats + sp.NPAD * OP;
@@ -368,7 +384,6 @@ void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
         float *buf = mt_ctx_alloc(ctx, (size_t)(max_threads() * per_thread) * sizeof(float));
         int64_t *boff = mt_ctx_alloc(ctx, (size_t)Kt * sizeof(int64_t));
         if (!wt || !buf || !boff) return;
-        memset(buf, 0, (size_t)(max_threads() * per_thread) * sizeof(float)); /* the padding (shifted_fill) */
         for (int64_t o = 0; o < O; o++)
             for (int64_t c = 0; c < g->C; c++)
                 for (int64_t i = 0; i < g->KH; i++)
@@ -377,11 +392,14 @@ void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
                             w->data[((o * g->C + c) * g->KH + (g->KH - 1 - i)) * g->KW + (g->KW - 1 - j)];
         shifted_offsets(&t, &sp, O, boff);
         const conv_dims d = dims_of(g, O, 1);
-#pragma omp parallel for schedule(static) if (worth_threads(g, &d))
-        for (int64_t n = 0; n < g->N; n++) {
+#pragma omp parallel if (worth_threads(g, &d))
+        {
             float *xp = buf + thread_id() * per_thread;
-            shifted_image(&t, &sp, 1, g->C, boff, gout + n * O * P, wt, NULL, CONV_ADD, xp, xp + sp.xp_floats,
-                          x->grad + n * CHW);
+            memset(xp, 0, (size_t)sp.xp_floats * sizeof(float)); /* the padding (shifted_fill) */
+#pragma omp for schedule(static)
+            for (int64_t n = 0; n < g->N; n++)
+                shifted_image(&t, &sp, 1, g->C, boff, gout + n * O * P, wt, NULL, CONV_ADD, xp, xp + sp.xp_floats,
+                              x->grad + n * CHW);
         }
     }
     if (gb)
@@ -396,7 +414,26 @@ void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
         }
     const bool gw_shifted = gw && s->groups == 1 && shifted_ok(g);
     if (gw_shifted && !weight_grad_shifted(ctx, g, O, x->data, gout, w->grad)) return; /* the ctx error is set */
-    const bool gw_chunks = gw && !gw_shifted, gx_chunks = gx && !gx_shifted;
+    /* Any other one-group dx per image on the threads too: dcol = W^T @ dOut on the
+     * register-tiled GEMM into the thread's scratch, then col2im into the image's dx. */
+    const bool gx_image = gx && !gx_shifted && s->groups == 1;
+    if (gx_image) {
+        const conv_dims d = dims_of(g, O, 1);
+        float *wt = mt_ctx_alloc(ctx, (size_t)(K * O) * sizeof(float));
+        float *buf = mt_ctx_alloc(ctx, (size_t)(max_threads() * K * P) * sizeof(float));
+        if (!wt || !buf) return;
+        for (int64_t o = 0; o < O; o++)
+            for (int64_t k = 0; k < K; k++) wt[k * O + o] = w->data[o * K + k];
+        mt_window one = *g;
+        one.N = 1;
+#pragma omp parallel for schedule(static) if (worth_threads(g, &d))
+        for (int64_t n = 0; n < g->N; n++) {
+            float *dc = buf + thread_id() * K * P;
+            mt_k_gemm_nn(K, P, O, wt, O, gout + n * O * P, P, NULL, dc, P);
+            mt_k_col2im(&one, dc, x->grad + n * CHW);
+        }
+    }
+    const bool gw_chunks = gw && !gw_shifted, gx_chunks = gx && !gx_shifted && !gx_image;
     if (!gw_chunks && !gx_chunks) {
         mt_ctx_release(ctx, scratch);
         return;

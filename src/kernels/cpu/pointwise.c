@@ -134,15 +134,21 @@ void mt_k_binary_backward(mt_binary_kind k, int which, const mt_k_rows *p, const
     /* Rows write disjoint parts of g only when this operand is not broadcast; otherwise
      * one thread, so that the sums stay deterministic. */
     bool disjoint = which ? p->full_b : p->full_a;
-#pragma omp parallel for if (disjoint && p->rows * L > PAR_N)
-    for (int64_t r = 0; r < p->rows; r++) {
-        const float *ar = a + p->off_a[r], *br = b + p->off_b[r];
-        const float *o = out + r * L, *gr = gout + r * L;
-        float *gt = g + off[r];
-        for (int64_t j = 0; j < L; j++) {
-            float v = dgrad(k, which, ar[j * p->sa], br[j * p->sb], o[j], gr[j]);
-            if (s) gt[j] += v;
-            else gt[0] += v;
+    /* Rows in blocks of at most BLOCK elements, so that one long row (two tensors of the
+     * same shape) is shared by the threads too; in order when on one thread. */
+    enum { BLOCK = 1 << 14 };
+    const int64_t blocks = (L + BLOCK - 1) / BLOCK;
+#pragma omp parallel for collapse(2) if (disjoint && p->rows * L > PAR_N)
+    for (int64_t r = 0; r < p->rows; r++)
+        for (int64_t blk = 0; blk < blocks; blk++) {
+            const float *ar = a + p->off_a[r], *br = b + p->off_b[r];
+            const float *o = out + r * L, *gr = gout + r * L;
+            float *gt = g + off[r];
+            const int64_t end = (blk + 1) * BLOCK < L ? (blk + 1) * BLOCK : L;
+            for (int64_t j = blk * BLOCK; j < end; j++) {
+                float v = dgrad(k, which, ar[j * p->sa], br[j * p->sb], o[j], gr[j]);
+                if (s) gt[j] += v;
+                else gt[0] += v;
+            }
         }
-    }
 }

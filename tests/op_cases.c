@@ -75,6 +75,7 @@ RUN(run_index_select, mt_index_select(ctx, in[0], 0, (const int64_t[]){3, 0, 3, 
 RUN(run_expand, mt_expand(ctx, in[0], 3, (const int64_t[]){3, 2, -1}))
 RUN(run_expand_new_dim, mt_expand(ctx, in[0], 3, (const int64_t[]){2, 3, 5}))
 RUN(run_sdpa, mt_scaled_dot_product_attention(ctx, in[0], in[1], in[2]))
+RUN(run_sdpa_heads, mt_sdpa_heads(ctx, in[0], in[1], in[2], 3))
 
 /* Dropout draws its mask from the ctx RNG: reseed it so that every call (the finite
  * differences rerun the op) sees the same mask. */
@@ -162,6 +163,7 @@ const op_case op_cases[] = {
     {"expand", "expand", 1, {3}, {{1, 1, 4}}, -1, 1, false, false, run_expand},
     {"expand_new_dim", "expand", 1, {2}, {{3, 1}}, -1, 1, false, false, run_expand_new_dim},
     {"sdpa", "scaled_dot_product_attention", 3, {4, 4, 4}, {{2, 3, 5, 4}, {2, 3, 6, 4}, {2, 3, 6, 3}}, -1, 1, false, false, run_sdpa},
+    {"sdpa_heads", "scaled_dot_product_attention", 3, {3, 3, 3}, {{2, 5, 12}, {2, 6, 12}, {2, 6, 9}}, -1, 1, false, false, run_sdpa_heads},
 };
 
 const int op_case_count = sizeof op_cases / sizeof op_cases[0];

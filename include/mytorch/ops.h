@@ -128,6 +128,10 @@ mt_tensor *mt_expand(mt_ctx *ctx, mt_tensor *x, int ndim, const int64_t *shape);
 /* F.scaled_dot_product_attention(q, k, v) without mask or dropout: softmax(q k^T/sqrt(d)) v;
  * q (..., T, d), k (..., S, d), v (..., S, e). */
 mt_tensor *mt_scaled_dot_product_attention(mt_ctx *ctx, mt_tensor *q, mt_tensor *k, mt_tensor *v);
+/* The same per head on the heads' side-by-side layout: q (B, T, h*d), k (B, S, h*d),
+ * v (B, S, h*e) -> (B, T, h*e), head i taking columns [i*d, (i+1)*d); equal to splitting
+ * the heads (view + transpose), attention, and merging them back, without the copies. */
+mt_tensor *mt_sdpa_heads(mt_ctx *ctx, mt_tensor *q, mt_tensor *k, mt_tensor *v, int64_t heads);
 
 /* ---- the op table ------------------------------------------------------------------------ */
 struct mt_node;

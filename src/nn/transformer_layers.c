@@ -29,11 +29,6 @@ mt_module *mt_gelu_new(bool tanh_approx) {
 }
 
 /* (B, T, d) -> (B, heads, T, d/heads) */
-static mt_tensor *split_heads(mt_ctx *ctx, mt_tensor *x, int64_t heads) {
-    int64_t B = x->shape[0], T = x->shape[1], d = x->shape[2];
-    return mt_transpose(ctx, mt_view(ctx, x, 4, (int64_t[]){B, T, heads, d / heads}), 1, 2);
-}
-
 static mt_tensor *mha_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) {
     const int64_t heads = *(int64_t *)m->impl;
     if (x->ndim != 3) {
@@ -42,12 +37,13 @@ static mt_tensor *mha_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) {
                      mt_shape_str(x, s, sizeof s));
         return NULL;
     }
-    mt_tensor *q = split_heads(ctx, mt_module_forward_child(m, "w_query", ctx, x), heads);
-    mt_tensor *k = split_heads(ctx, mt_module_forward_child(m, "w_key", ctx, x), heads);
-    mt_tensor *v = split_heads(ctx, mt_module_forward_child(m, "w_value", ctx, x), heads);
-    mt_tensor *a = mt_transpose(ctx, mt_scaled_dot_product_attention(ctx, q, k, v), 1, 2);
-    a = mt_reshape(ctx, a, 3, (int64_t[]){x->shape[0], x->shape[1], x->shape[2]});
-    return mt_module_forward_child(m, "fc_out", ctx, a);
+    /* The heads stay side by side in the projections' (B, T, d) layout: mt_sdpa_heads
+     * reads head i from columns [i*d/h, (i+1)*d/h), where PyTorch's view + transpose
+     * and its merge back would copy. */
+    mt_tensor *q = mt_module_forward_child(m, "w_query", ctx, x);
+    mt_tensor *k = mt_module_forward_child(m, "w_key", ctx, x);
+    mt_tensor *v = mt_module_forward_child(m, "w_value", ctx, x);
+    return mt_module_forward_child(m, "fc_out", ctx, mt_sdpa_heads(ctx, q, k, v, heads));
 }
 
 mt_module *mt_multihead_attention_new(int64_t d, int64_t heads, mt_rng *rng) {

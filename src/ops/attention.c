@@ -13,9 +13,25 @@
 
 typedef struct {
     int64_t B, T, S, D, E;
+    int64_t H;  /* heads side by side in the last dim (mt_sdpa_heads), else 1 */
     float scale;
     float *p; /* softmax probabilities (B, T, S) */
 } sdpa_saved;
+
+/* Where (batch, head) b's rows start in q, k, v and out, and the row strides: with H
+ * heads side by side, head h of batch element b / H is columns [h*D, (h+1)*D) of rows
+ * H*D floats apart; with H = 1, b's rows are contiguous. */
+typedef struct {
+    int64_t q, k, v, o;       /* offsets */
+    int64_t ldq, ldk, ldv, ldo; /* row strides */
+} sdpa_at;
+
+static sdpa_at sdpa_where(const sdpa_saved *s, int64_t b) {
+    const int64_t n = b / s->H, h = b % s->H, H = s->H;
+    return (sdpa_at){.q = n * s->T * H * s->D + h * s->D, .k = n * s->S * H * s->D + h * s->D,
+                     .v = n * s->S * H * s->E + h * s->E, .o = n * s->T * H * s->E + h * s->E,
+                     .ldq = H * s->D, .ldk = H * s->D, .ldv = H * s->E, .ldo = H * s->E};
+}
 
 /* One (batch, head): P = softmax(Q K^T * scale), O = P V. K is transposed first (into
  * Kt) so that each row of scores is an axpy over S, which vectorises; a dot product
@@ -23,17 +39,17 @@ typedef struct {
  * its order. The exponentials run over the whole T x S block at once (glibc's vector
  * expf, kernels/cpu/vecmath.h) rather than row by row with a scalar tail per row. */
 static inline __attribute__((always_inline)) void sdpa_forward_one(int64_t T, int64_t S, const int64_t D,
-                                                                   const int64_t E, float scale,
+                                                                   const int64_t E, float scale, sdpa_at at,
                                                                    const float *restrict Q, const float *restrict K,
                                                                    const float *restrict V, float *restrict P,
                                                                    float *restrict O, float *restrict Kt) {
     for (int64_t j = 0; j < S; j++)
-        for (int64_t c = 0; c < D; c++) Kt[c * S + j] = K[j * D + c];
+        for (int64_t c = 0; c < D; c++) Kt[c * S + j] = K[j * at.ldk + c];
     for (int64_t t = 0; t < T; t++) {
         float *restrict pr = P + t * S;
         for (int64_t j = 0; j < S; j++) pr[j] = 0.0f;
         for (int64_t c = 0; c < D; c++) {
-            const float a = Q[t * D + c];
+            const float a = Q[t * at.ldq + c];
             for (int64_t j = 0; j < S; j++) pr[j] += a * Kt[c * S + j];
         }
         float mx = -INFINITY;
@@ -46,14 +62,14 @@ static inline __attribute__((always_inline)) void sdpa_forward_one(int64_t T, in
 #pragma omp simd
     for (int64_t i = 0; i < T * S; i++) P[i] = expf(P[i]);
     for (int64_t t = 0; t < T; t++) {
-        float *restrict pr = P + t * S, *restrict o = O + t * E;
+        float *restrict pr = P + t * S, *restrict o = O + t * at.ldo;
         float sum = 0.0f;
         for (int64_t j = 0; j < S; j++) sum += pr[j];
         const float inv = 1.0f / sum;
         for (int64_t j = 0; j < S; j++) pr[j] *= inv;
         for (int64_t c = 0; c < E; c++) o[c] = 0.0f;
         for (int64_t j = 0; j < S; j++)
-            for (int64_t c = 0; c < E; c++) o[c] += pr[j] * V[j * E + c];
+            for (int64_t c = 0; c < E; c++) o[c] += pr[j] * V[j * at.ldv + c];
     }
 }
 
@@ -61,17 +77,17 @@ static inline __attribute__((always_inline)) void sdpa_forward_one(int64_t T, in
  * into Vt), dS = P (dP - <dP, P>) * scale, then dV += P^T dO, dQ += dS K, dK += dS^T Q
  * (each skipped when its pointer is NULL). */
 static inline __attribute__((always_inline)) void sdpa_backward_one(
-    int64_t T, int64_t S, const int64_t D, const int64_t E, float scale, const float *restrict Q,
+    int64_t T, int64_t S, const int64_t D, const int64_t E, float scale, sdpa_at at, const float *restrict Q,
     const float *restrict K, const float *restrict V, const float *restrict P, const float *restrict dO,
     float *restrict dS, float *restrict Vt, float *restrict dQ, float *restrict dK, float *restrict dV) {
     for (int64_t j = 0; j < S; j++)
-        for (int64_t c = 0; c < E; c++) Vt[c * S + j] = V[j * E + c];
+        for (int64_t c = 0; c < E; c++) Vt[c * S + j] = V[j * at.ldv + c];
     for (int64_t t = 0; t < T; t++) {
         float *restrict dp = dS + t * S;
         const float *restrict pr = P + t * S;
         for (int64_t j = 0; j < S; j++) dp[j] = 0.0f;
         for (int64_t c = 0; c < E; c++) {
-            const float a = dO[t * E + c];
+            const float a = dO[t * at.ldo + c];
             for (int64_t j = 0; j < S; j++) dp[j] += a * Vt[c * S + j];
         }
         double dot = 0.0;
@@ -82,15 +98,47 @@ static inline __attribute__((always_inline)) void sdpa_backward_one(
     if (dV)
         for (int64_t j = 0; j < S; j++)
             for (int64_t t = 0; t < T; t++)
-                for (int64_t c = 0; c < E; c++) dV[j * E + c] += P[t * S + j] * dO[t * E + c];
+                for (int64_t c = 0; c < E; c++) dV[j * at.ldv + c] += P[t * S + j] * dO[t * at.ldo + c];
     if (dQ)
         for (int64_t t = 0; t < T; t++)
             for (int64_t j = 0; j < S; j++)
-                for (int64_t c = 0; c < D; c++) dQ[t * D + c] += dS[t * S + j] * K[j * D + c];
+                for (int64_t c = 0; c < D; c++) dQ[t * at.ldq + c] += dS[t * S + j] * K[j * at.ldk + c];
     if (dK)
         for (int64_t j = 0; j < S; j++)
             for (int64_t t = 0; t < T; t++)
-                for (int64_t c = 0; c < D; c++) dK[j * D + c] += dS[t * S + j] * Q[t * D + c];
+                for (int64_t c = 0; c < D; c++) dK[j * at.ldk + c] += dS[t * S + j] * Q[t * at.ldq + c];
+}
+
+/* The forward of both entry points below, once s's sizes are set: out has `shape`. */
+static mt_tensor *sdpa_run(mt_ctx *ctx, mt_tensor *q, mt_tensor *k, mt_tensor *v, sdpa_saved *s, int n,
+                           const int64_t *shape) {
+    mt_tensor *in[3] = {q, k, v};
+    s->scale = 1.0f / sqrtf((float)s->D);
+    mt_tensor *out = mt_tensor_empty(ctx, n, shape);
+    const mt_arena_mark after_out = mt_ctx_mark(ctx);
+    s->p = mt_ctx_alloc(ctx, (size_t)(s->B * s->T * s->S + 1) * sizeof(float));
+    if (!out || !s->p) return NULL;
+    const int64_t T = s->T, S = s->S, D = s->D, E = s->E;
+    const mt_arena_mark after_p = mt_ctx_mark(ctx);
+    float *kt_all = mt_ctx_alloc(ctx, (size_t)(s->B * S * D + 1) * sizeof(float));
+    if (!kt_all) return NULL;
+    ctx->flops += 2.0 * (double)(s->B * T * S * (D + E));
+#pragma omp parallel for if (s->B * T * S * (D + E) > (1 << 15))
+    for (int64_t b = 0; b < s->B; b++) {
+        const sdpa_at at = sdpa_where(s, b);
+        const float *Q = q->data + at.q, *K = k->data + at.k, *V = v->data + at.v;
+        float *P = s->p + b * T * S, *O = out->data + at.o, *Kt = kt_all + b * S * D;
+        /* The ViT's head width (8) and the usual ones as constants: their loops unroll. */
+        if (D == 8 && E == 8) sdpa_forward_one(T, S, 8, 8, s->scale, at, Q, K, V, P, O, Kt);
+        else if (D == 16 && E == 16) sdpa_forward_one(T, S, 16, 16, s->scale, at, Q, K, V, P, O, Kt);
+        else if (D == 32 && E == 32) sdpa_forward_one(T, S, 32, 32, s->scale, at, Q, K, V, P, O, Kt);
+        else sdpa_forward_one(T, S, D, E, s->scale, at, Q, K, V, P, O, Kt);
+    }
+    /* K transposed was scratch; the probabilities too, unless the backward needs them. */
+    mt_ctx_release(ctx, mt_needs_grad(ctx, in, 3) ? after_p : after_out);
+    mt_node *node = mt_record(ctx, MT_OP_SDPA, out, in, 3);
+    if (node) node->saved = s;
+    return out;
 }
 
 mt_tensor *mt_scaled_dot_product_attention(mt_ctx *ctx, mt_tensor *q, mt_tensor *k, mt_tensor *v) {
@@ -110,35 +158,32 @@ mt_tensor *mt_scaled_dot_product_attention(mt_ctx *ctx, mt_tensor *q, mt_tensor 
     s->D = q->shape[n - 1];
     s->S = k->shape[n - 2];
     s->E = v->shape[n - 1];
+    s->H = 1;
     s->B = (s->T * s->D != 0) ? q->numel / (s->T * s->D) : 0;
-    s->scale = 1.0f / sqrtf((float)s->D);
     int64_t shape[MT_MAX_DIMS];
     memcpy(shape, q->shape, sizeof shape);
     shape[n - 1] = s->E;
-    mt_tensor *out = mt_tensor_empty(ctx, n, shape);
-    const mt_arena_mark after_out = mt_ctx_mark(ctx);
-    s->p = mt_ctx_alloc(ctx, (size_t)(s->B * s->T * s->S + 1) * sizeof(float));
-    if (!out || !s->p) return NULL;
-    const int64_t T = s->T, S = s->S, D = s->D, E = s->E;
-    const mt_arena_mark after_p = mt_ctx_mark(ctx);
-    float *kt_all = mt_ctx_alloc(ctx, (size_t)(s->B * S * D + 1) * sizeof(float));
-    if (!kt_all) return NULL;
-    ctx->flops += 2.0 * (double)(s->B * T * S * (D + E));
-#pragma omp parallel for if (s->B * T * S * (D + E) > (1 << 15))
-    for (int64_t b = 0; b < s->B; b++) {
-        const float *Q = q->data + b * T * D, *K = k->data + b * S * D, *V = v->data + b * S * E;
-        float *P = s->p + b * T * S, *O = out->data + b * T * E, *Kt = kt_all + b * S * D;
-        /* The ViT's head width (8) and the usual ones as constants: their loops unroll. */
-        if (D == 8 && E == 8) sdpa_forward_one(T, S, 8, 8, s->scale, Q, K, V, P, O, Kt);
-        else if (D == 16 && E == 16) sdpa_forward_one(T, S, 16, 16, s->scale, Q, K, V, P, O, Kt);
-        else if (D == 32 && E == 32) sdpa_forward_one(T, S, 32, 32, s->scale, Q, K, V, P, O, Kt);
-        else sdpa_forward_one(T, S, D, E, s->scale, Q, K, V, P, O, Kt);
-    }
-    /* K transposed was scratch; the probabilities too, unless the backward needs them. */
-    mt_ctx_release(ctx, mt_needs_grad(ctx, in, 3) ? after_p : after_out);
-    mt_node *node = mt_record(ctx, MT_OP_SDPA, out, in, 3);
-    if (node) node->saved = s;
-    return out;
+    return sdpa_run(ctx, q, k, v, s, n, shape);
+}
+
+mt_tensor *mt_sdpa_heads(mt_ctx *ctx, mt_tensor *q, mt_tensor *k, mt_tensor *v, int64_t heads) {
+    mt_tensor *in[3] = {q, k, v};
+    if (!mt_inputs_ok(ctx, in, 3)) return NULL;
+    char sq[96], sk[96], sv[96];
+    bool ok = q->ndim == 3 && k->ndim == 3 && v->ndim == 3 && heads >= 1 && k->shape[0] == q->shape[0] &&
+              v->shape[0] == q->shape[0] && k->shape[2] == q->shape[2] && v->shape[1] == k->shape[1] &&
+              q->shape[2] % heads == 0 && v->shape[2] % heads == 0;
+    if (!ok)
+        return mt_op_error(ctx, "scaled_dot_product_attention",
+                           "q %s, k %s, v %s do not fit (B, T, h*d), (B, S, h*d), (B, S, h*e) with %lld heads",
+                           mt_shape_str(q, sq, sizeof sq), mt_shape_str(k, sk, sizeof sk), mt_shape_str(v, sv, sizeof sv),
+                           (long long)heads);
+    sdpa_saved *s = mt_ctx_alloc(ctx, sizeof *s);
+    if (!s) return NULL;
+    *s = (sdpa_saved){.B = q->shape[0] * heads, .T = q->shape[1], .S = k->shape[1], .D = q->shape[2] / heads,
+                      .E = v->shape[2] / heads, .H = heads};
+    const int64_t shape[3] = {q->shape[0], q->shape[1], v->shape[2]};
+    return sdpa_run(ctx, q, k, v, s, 3, shape);
 }
 
 void mt_sdpa_backward(mt_ctx *ctx, mt_node *node) {
@@ -155,15 +200,16 @@ void mt_sdpa_backward(mt_ctx *ctx, mt_node *node) {
     ctx->flops += 4.0 * (double)(s->B * T * S * (D + E));
 #pragma omp parallel for if (s->B * T * S * (D + E) > (1 << 15))
     for (int64_t b = 0; b < s->B; b++) {
-        const float *Q = q->data + b * T * D, *K = k->data + b * S * D, *V = v->data + b * S * E;
-        const float *P = s->p + b * T * S, *dO = node->out->grad + b * T * E;
+        const sdpa_at at = sdpa_where(s, b);
+        const float *Q = q->data + at.q, *K = k->data + at.k, *V = v->data + at.v;
+        const float *P = s->p + b * T * S, *dO = node->out->grad + at.o;
         float *dS = dS_all + b * T * S, *Vt = vt_all + b * S * E;
-        float *dQ = gq ? q->grad + b * T * D : NULL, *dK = gk ? k->grad + b * S * D : NULL;
-        float *dV = gv ? v->grad + b * S * E : NULL;
-        if (D == 8 && E == 8) sdpa_backward_one(T, S, 8, 8, s->scale, Q, K, V, P, dO, dS, Vt, dQ, dK, dV);
-        else if (D == 16 && E == 16) sdpa_backward_one(T, S, 16, 16, s->scale, Q, K, V, P, dO, dS, Vt, dQ, dK, dV);
-        else if (D == 32 && E == 32) sdpa_backward_one(T, S, 32, 32, s->scale, Q, K, V, P, dO, dS, Vt, dQ, dK, dV);
-        else sdpa_backward_one(T, S, D, E, s->scale, Q, K, V, P, dO, dS, Vt, dQ, dK, dV);
+        float *dQ = gq ? q->grad + at.q : NULL, *dK = gk ? k->grad + at.k : NULL;
+        float *dV = gv ? v->grad + at.v : NULL;
+        if (D == 8 && E == 8) sdpa_backward_one(T, S, 8, 8, s->scale, at, Q, K, V, P, dO, dS, Vt, dQ, dK, dV);
+        else if (D == 16 && E == 16) sdpa_backward_one(T, S, 16, 16, s->scale, at, Q, K, V, P, dO, dS, Vt, dQ, dK, dV);
+        else if (D == 32 && E == 32) sdpa_backward_one(T, S, 32, 32, s->scale, at, Q, K, V, P, dO, dS, Vt, dQ, dK, dV);
+        else sdpa_backward_one(T, S, D, E, s->scale, at, Q, K, V, P, dO, dS, Vt, dQ, dK, dV);
     }
     mt_ctx_release(ctx, scratch);
 }

@@ -28,7 +28,6 @@ mt_module *mt_gelu_new(bool tanh_approx) {
     return m;
 }
 
-/* (B, T, d) -> (B, heads, T, d/heads) */
 static mt_tensor *mha_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) {
     const int64_t heads = *(int64_t *)m->impl;
     if (x->ndim != 3) {

@@ -22,15 +22,15 @@ typedef struct {
  * heads side by side, head h of batch element b / H is columns [h*D, (h+1)*D) of rows
  * H*D floats apart; with H = 1, b's rows are contiguous. */
 typedef struct {
-    int64_t q, k, v, o;       /* offsets */
-    int64_t ldq, ldk, ldv, ldo; /* row strides */
+    int64_t q, k, v, o; /* offsets */
+    int64_t ldd, lde;   /* row strides of q and k (H*D), and of v and out (H*E) */
 } sdpa_at;
 
 static sdpa_at sdpa_where(const sdpa_saved *s, int64_t b) {
     const int64_t n = b / s->H, h = b % s->H, H = s->H;
     return (sdpa_at){.q = n * s->T * H * s->D + h * s->D, .k = n * s->S * H * s->D + h * s->D,
                      .v = n * s->S * H * s->E + h * s->E, .o = n * s->T * H * s->E + h * s->E,
-                     .ldq = H * s->D, .ldk = H * s->D, .ldv = H * s->E, .ldo = H * s->E};
+                     .ldd = H * s->D, .lde = H * s->E};
 }
 
 /* One (batch, head): P = softmax(Q K^T * scale), O = P V. K is transposed first (into
@@ -44,12 +44,12 @@ static inline __attribute__((always_inline)) void sdpa_forward_one(int64_t T, in
                                                                    const float *restrict V, float *restrict P,
                                                                    float *restrict O, float *restrict Kt) {
     for (int64_t j = 0; j < S; j++)
-        for (int64_t c = 0; c < D; c++) Kt[c * S + j] = K[j * at.ldk + c];
+        for (int64_t c = 0; c < D; c++) Kt[c * S + j] = K[j * at.ldd + c];
     for (int64_t t = 0; t < T; t++) {
         float *restrict pr = P + t * S;
         for (int64_t j = 0; j < S; j++) pr[j] = 0.0f;
         for (int64_t c = 0; c < D; c++) {
-            const float a = Q[t * at.ldq + c];
+            const float a = Q[t * at.ldd + c];
             for (int64_t j = 0; j < S; j++) pr[j] += a * Kt[c * S + j];
         }
         float mx = -INFINITY;
@@ -62,14 +62,14 @@ static inline __attribute__((always_inline)) void sdpa_forward_one(int64_t T, in
 #pragma omp simd
     for (int64_t i = 0; i < T * S; i++) P[i] = expf(P[i]);
     for (int64_t t = 0; t < T; t++) {
-        float *restrict pr = P + t * S, *restrict o = O + t * at.ldo;
+        float *restrict pr = P + t * S, *restrict o = O + t * at.lde;
         float sum = 0.0f;
         for (int64_t j = 0; j < S; j++) sum += pr[j];
         const float inv = 1.0f / sum;
         for (int64_t j = 0; j < S; j++) pr[j] *= inv;
         for (int64_t c = 0; c < E; c++) o[c] = 0.0f;
         for (int64_t j = 0; j < S; j++)
-            for (int64_t c = 0; c < E; c++) o[c] += pr[j] * V[j * at.ldv + c];
+            for (int64_t c = 0; c < E; c++) o[c] += pr[j] * V[j * at.lde + c];
     }
 }
 
@@ -81,13 +81,13 @@ static inline __attribute__((always_inline)) void sdpa_backward_one(
     const float *restrict K, const float *restrict V, const float *restrict P, const float *restrict dO,
     float *restrict dS, float *restrict Vt, float *restrict dQ, float *restrict dK, float *restrict dV) {
     for (int64_t j = 0; j < S; j++)
-        for (int64_t c = 0; c < E; c++) Vt[c * S + j] = V[j * at.ldv + c];
+        for (int64_t c = 0; c < E; c++) Vt[c * S + j] = V[j * at.lde + c];
     for (int64_t t = 0; t < T; t++) {
         float *restrict dp = dS + t * S;
         const float *restrict pr = P + t * S;
         for (int64_t j = 0; j < S; j++) dp[j] = 0.0f;
         for (int64_t c = 0; c < E; c++) {
-            const float a = dO[t * at.ldo + c];
+            const float a = dO[t * at.lde + c];
             for (int64_t j = 0; j < S; j++) dp[j] += a * Vt[c * S + j];
         }
         double dot = 0.0;
@@ -98,15 +98,15 @@ static inline __attribute__((always_inline)) void sdpa_backward_one(
     if (dV)
         for (int64_t j = 0; j < S; j++)
             for (int64_t t = 0; t < T; t++)
-                for (int64_t c = 0; c < E; c++) dV[j * at.ldv + c] += P[t * S + j] * dO[t * at.ldo + c];
+                for (int64_t c = 0; c < E; c++) dV[j * at.lde + c] += P[t * S + j] * dO[t * at.lde + c];
     if (dQ)
         for (int64_t t = 0; t < T; t++)
             for (int64_t j = 0; j < S; j++)
-                for (int64_t c = 0; c < D; c++) dQ[t * at.ldq + c] += dS[t * S + j] * K[j * at.ldk + c];
+                for (int64_t c = 0; c < D; c++) dQ[t * at.ldd + c] += dS[t * S + j] * K[j * at.ldd + c];
     if (dK)
         for (int64_t j = 0; j < S; j++)
             for (int64_t t = 0; t < T; t++)
-                for (int64_t c = 0; c < D; c++) dK[j * at.ldk + c] += dS[t * S + j] * Q[t * at.ldq + c];
+                for (int64_t c = 0; c < D; c++) dK[j * at.ldd + c] += dS[t * S + j] * Q[t * at.ldd + c];
 }
 
 /* The forward of both entry points below, once s's sizes are set: out has `shape`. */

@@ -69,9 +69,8 @@ mt_tensor *mt_batch_norm(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor
             var = p.running_var->data[c];
         }
         mean[c] = (float)m;
-        invstd[c] = (float)(1.0 / sqrt(var + p.eps));
-        float scale = invstd[c] * (weight ? weight->data[c] : 1.0f);
-        float shift = (bias ? bias->data[c] : 0.0f) - mean[c] * scale;
+        float scale, shift;
+        mt_bn_affine(mean[c], var, p.eps, weight, bias, c, &invstd[c], &scale, &shift);
         for (int64_t n = 0; n < N; n++) {
             const float *xs = x->data + (n * C + c) * S;
             float *ys = out->data + (n * C + c) * S;

@@ -10,16 +10,16 @@
  *
  * Backward, the same way where it fits: dx of a stride-1 convolution is itself one (of
  * dOut, with the weight turned), and dW^T += columns @ dOut^T reads the columns in place,
- * each thread summing its images into its own partial. What does not fit (groups, a
- * strided layer's dx) goes in chunks of images sized to keep the chunk's column matrix
- * in cache: im2col rebuilds the columns (nothing but the geometry is saved by the
- * forward), then dW += dOut @ col^T and dcol = W^T @ dOut on mt_sgemm, and col2im. */
+ * each thread summing its images into its own partial; a strided layer's dx is
+ * dcol = W^T @ dOut per image, then col2im. What does not fit (groups, a wasteful
+ * geometry's dW) goes in chunks of images sized to keep the chunk's column matrix in
+ * cache: im2col rebuilds the columns (nothing but the geometry is saved by the forward),
+ * then dW += dOut @ col^T and dcol = W^T @ dOut on mt_sgemm, and col2im. */
 #include "kernels/cpu/blas.h"
 #include "kernels/cpu/gemm_small.h"
 #include "kernels/cpu/im2col.h"
 #include "ops/internal.h"
 
-#include <math.h>
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -136,9 +136,6 @@ static void shifted_offsets(const mt_window *g, const shifted_plan *s, int64_t C
             }
 }
 
-/* One image x (C, H, W) into its zero-padded phases xp (s->xp_floats). Only the image's
- * own positions are written: the padding around them is the same for every image, so
- * the caller zeroes xp once and fills it image after image. */
 /* Columns b0, b0 + SW, ... of a row (W floats) into dst, in order; SW is a constant in
  * the common case so that the strided loads vectorise. */
 static inline __attribute__((always_inline)) void gather_columns(float *restrict dst, const float *restrict src,
@@ -146,6 +143,9 @@ static inline __attribute__((always_inline)) void gather_columns(float *restrict
     for (int64_t r = 0, w = b0; w < W; r++, w += SW) dst[r] = src[w];
 }
 
+/* One image x (C, H, W) into its zero-padded phases xp (s->xp_floats). Only the image's
+ * own positions are written: the padding around them is the same for every image, so
+ * the caller zeroes xp once and fills it image after image. */
 static void shifted_fill(const mt_window *g, const shifted_plan *s, const float *x, float *xp) {
     /* Padded row y = h + PH is row y / SH of phase row y % SH (counted along, not
      * divided); phase column b takes the image's columns w0, w0 + SW, ... with
@@ -336,9 +336,9 @@ mt_tensor *mt_conv2d_bn_eval(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_te
     float *wf = mt_ctx_alloc(ctx, (size_t)(O * d.K) * sizeof(float)), *bf = mt_ctx_alloc(ctx, (size_t)O * sizeof(float));
     if (!wf || !bf) return NULL;
     for (int64_t o = 0; o < O; o++) {
-        const float invstd = (float)(1.0 / sqrt((double)bn.running_var->data[o] + bn.eps));
-        const float scale = invstd * (bn_weight ? bn_weight->data[o] : 1.0f);
-        const float shift = (bn_bias ? bn_bias->data[o] : 0.0f) - bn.running_mean->data[o] * scale;
+        float invstd, scale, shift;
+        mt_bn_affine(bn.running_mean->data[o], bn.running_var->data[o], bn.eps, bn_weight, bn_bias, o, &invstd, &scale,
+                     &shift);
         for (int64_t k = 0; k < d.K; k++) wf[o * d.K + k] = weight->data[o * d.K + k] * scale;
         bf[o] = (bias ? bias->data[o] * scale : 0.0f) + shift;
     }

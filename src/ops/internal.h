@@ -7,6 +7,8 @@
 #include "kernels/cpu/pointwise.h"
 #include "mytorch/ops.h"
 
+#include <math.h>
+
 /* Op ids: the index of each op in mt_op_table (src/ops/optable.c). */
 enum {
     MT_OP_ADD, MT_OP_SUB, MT_OP_MUL, MT_OP_DIV,
@@ -62,6 +64,17 @@ bool mt_broadcast_shape(int na, const int64_t *a, int nb, const int64_t *b, int 
  * ctx arena. Returns false on no memory. */
 bool mt_rows_plan(mt_ctx *ctx, int ndim, const int64_t *out_shape, const mt_tensor *a,
                   const mt_tensor *b, mt_k_rows *plan);
+
+/* batch_norm's per-channel affine form y = x * scale + shift, from the channel's mean and
+ * variance and its weight and bias (either may be NULL): invstd = 1 / sqrt(var + eps) in
+ * double, rounded to float, as PyTorch's CPU kernel does. mt_conv2d_bn_eval folds the
+ * same numbers into the convolution. */
+static inline void mt_bn_affine(float mean, double var, double eps, const mt_tensor *weight, const mt_tensor *bias,
+                                int64_t c, float *invstd, float *scale, float *shift) {
+    *invstd = (float)(1.0 / sqrt(var + eps));
+    *scale = *invstd * (weight ? weight->data[c] : 1.0f);
+    *shift = (bias ? bias->data[c] : 0.0f) - mean * *scale;
+}
 
 /* Normalises dim for ndim dims (negative counts from the end). Returns -1 if invalid. */
 int mt_wrap_dim(int dim, int ndim);

@@ -15,7 +15,8 @@ typedef struct {
     int64_t B, T, S, D, E;
     int64_t H;  /* heads side by side in the last dim (mt_sdpa_heads), else 1 */
     float scale;
-    float *p; /* softmax probabilities (B, T, S) */
+    int64_t sp; /* row stride of p: S rounded up to 8 when the rows sit in registers, else S */
+    float *p;   /* softmax probabilities (B, T, sp); past column S, zeros */
 } sdpa_saved;
 
 /* Where (batch, head) b's rows start in q, k, v and out, and the row strides: with H
@@ -73,18 +74,93 @@ static inline __attribute__((always_inline)) void sdpa_forward_one(int64_t T, in
     }
 }
 
+typedef float v8 __attribute__((vector_size(32)));
+/* 8 floats at any float's address: loads and stores through this type are unaligned. */
+typedef float v8u __attribute__((vector_size(32), aligned(4), may_alias));
+#define AT8(p) (*(v8u *)(p))
+/* Rows of up to 8 * SDPA_NV keys are held in registers. */
+#define SDPA_NV 4
+
+static inline __attribute__((always_inline)) v8 v8_max(v8 a, v8 b) {
+    for (int i = 0; i < 8; i++) a[i] = a[i] > b[i] ? a[i] : b[i];
+    return a;
+}
+
+/* The same for S <= 8 * nv keys, with each row of scores in nv registers rather than in
+ * memory: the axpy above loads and stores the row once per c, and that store-to-load
+ * chain, not the FMAs, was its cost. Kt is padded with zero columns to 8 * nv, and the
+ * padded scores get -inf, so exp makes them 0 and every loop runs whole vectors. P has
+ * rows of 8 * nv floats. */
+static inline __attribute__((always_inline)) void sdpa_forward_rows(const int nv, int64_t T, int64_t S,
+                                                                    const int64_t D, const int64_t E, float scale,
+                                                                    sdpa_at at, const float *restrict Q,
+                                                                    const float *restrict K, const float *restrict V,
+                                                                    float *restrict P, float *restrict O,
+                                                                    float *restrict Kt) {
+    const int64_t SP = 8 * nv;
+    for (int64_t c = 0; c < D; c++)
+        for (int64_t j = S; j < SP; j++) Kt[c * SP + j] = 0.0f;
+    for (int64_t j = 0; j < S; j++)
+        for (int64_t c = 0; c < D; c++) Kt[c * SP + j] = K[j * at.ldd + c];
+    /* Lanes past S: -inf for the max, then 0 after exp (a finite score there keeps
+     * libmvec's expf off its slow path for out-of-range lanes). */
+    float maskf[2][8 * SDPA_NV];
+    for (int j = 0; j < SP; j++) {
+        maskf[0][j] = j < S ? 0.0f : -INFINITY;
+        maskf[1][j] = j < S ? 1.0f : 0.0f;
+    }
+    for (int64_t t = 0; t < T; t++) {
+        v8 acc[SDPA_NV];
+        for (int v = 0; v < nv; v++) acc[v] = (v8){0};
+        for (int64_t c = 0; c < D; c++) {
+            const float a = Q[t * at.ldd + c];
+            for (int v = 0; v < nv; v++) acc[v] += a * AT8(Kt + c * SP + 8 * v);
+        }
+        v8 m = acc[0] * scale + AT8(maskf[0]);
+        for (int v = 1; v < nv; v++) m = v8_max(m, acc[v] * scale + AT8(maskf[0] + 8 * v));
+        float mx = m[0];
+        for (int i = 1; i < 8; i++) mx = m[i] > mx ? m[i] : mx;
+        for (int v = 0; v < nv; v++) AT8(P + t * SP + 8 * v) = acc[v] * scale - mx;
+    }
+#pragma omp simd
+    for (int64_t i = 0; i < T * SP; i++) P[i] = expf(P[i]);
+    for (int64_t t = 0; t < T; t++) {
+        float *restrict pr = P + t * SP, *restrict o = O + t * at.lde;
+        v8 sv = (v8){0};
+        for (int v = 0; v < nv; v++) {
+            AT8(pr + 8 * v) = AT8(pr + 8 * v) * AT8(maskf[1] + 8 * v);
+            sv += AT8(pr + 8 * v);
+        }
+        float sum = 0.0f;
+        for (int i = 0; i < 8; i++) sum += sv[i];
+        const float inv = 1.0f / sum;
+        for (int v = 0; v < nv; v++) AT8(pr + 8 * v) = AT8(pr + 8 * v) * inv;
+        if (E % 8 == 0) {
+            for (int64_t c = 0; c < E; c += 8) {
+                v8 ov = (v8){0};
+                for (int64_t j = 0; j < S; j++) ov += pr[j] * AT8(V + j * at.lde + c);
+                AT8(o + c) = ov;
+            }
+        } else {
+            for (int64_t c = 0; c < E; c++) o[c] = 0.0f;
+            for (int64_t j = 0; j < S; j++)
+                for (int64_t c = 0; c < E; c++) o[c] += pr[j] * V[j * at.lde + c];
+        }
+    }
+}
+
 /* One (batch, head) of the backward: dP = dO V^T (an axpy over S, with V transposed
  * into Vt), dS = P (dP - <dP, P>) * scale, then dV += P^T dO, dQ += dS K, dK += dS^T Q
  * (each skipped when its pointer is NULL). */
 static inline __attribute__((always_inline)) void sdpa_backward_one(
-    int64_t T, int64_t S, const int64_t D, const int64_t E, float scale, sdpa_at at, const float *restrict Q,
+    int64_t T, int64_t S, const int64_t D, const int64_t E, int64_t ldp, float scale, sdpa_at at, const float *restrict Q,
     const float *restrict K, const float *restrict V, const float *restrict P, const float *restrict dO,
     float *restrict dS, float *restrict Vt, float *restrict dQ, float *restrict dK, float *restrict dV) {
     for (int64_t j = 0; j < S; j++)
         for (int64_t c = 0; c < E; c++) Vt[c * S + j] = V[j * at.lde + c];
     for (int64_t t = 0; t < T; t++) {
         float *restrict dp = dS + t * S;
-        const float *restrict pr = P + t * S;
+        const float *restrict pr = P + t * ldp;
         for (int64_t j = 0; j < S; j++) dp[j] = 0.0f;
         for (int64_t c = 0; c < E; c++) {
             const float a = dO[t * at.lde + c];
@@ -98,7 +174,7 @@ static inline __attribute__((always_inline)) void sdpa_backward_one(
     if (dV)
         for (int64_t j = 0; j < S; j++)
             for (int64_t t = 0; t < T; t++)
-                for (int64_t c = 0; c < E; c++) dV[j * at.lde + c] += P[t * S + j] * dO[t * at.lde + c];
+                for (int64_t c = 0; c < E; c++) dV[j * at.lde + c] += P[t * ldp + j] * dO[t * at.lde + c];
     if (dQ)
         for (int64_t t = 0; t < T; t++)
             for (int64_t j = 0; j < S; j++)
@@ -116,20 +192,28 @@ static mt_tensor *sdpa_run(mt_ctx *ctx, mt_tensor *q, mt_tensor *k, mt_tensor *v
     s->scale = 1.0f / sqrtf((float)s->D);
     mt_tensor *out = mt_tensor_empty(ctx, n, shape);
     const mt_arena_mark after_out = mt_ctx_mark(ctx);
-    s->p = mt_ctx_alloc(ctx, (size_t)(s->B * s->T * s->S + 1) * sizeof(float));
-    if (!out || !s->p) return NULL;
     const int64_t T = s->T, S = s->S, D = s->D, E = s->E;
+    const int nv = (int)((S + 7) / 8);
+    s->sp = nv <= SDPA_NV ? 8 * nv : S;
+    const int64_t SP = s->sp;
+    s->p = mt_ctx_alloc(ctx, (size_t)(s->B * T * SP + 1) * sizeof(float));
+    if (!out || !s->p) return NULL;
     const mt_arena_mark after_p = mt_ctx_mark(ctx);
-    float *kt_all = mt_ctx_alloc(ctx, (size_t)(s->B * S * D + 1) * sizeof(float));
+    float *kt_all = mt_ctx_alloc(ctx, (size_t)(s->B * SP * D + 1) * sizeof(float));
     if (!kt_all) return NULL;
     ctx->flops += 2.0 * (double)(s->B * T * S * (D + E));
 #pragma omp parallel for if (s->B * T * S * (D + E) > (1 << 15))
     for (int64_t b = 0; b < s->B; b++) {
         const sdpa_at at = sdpa_where(s, b);
         const float *Q = q->data + at.q, *K = k->data + at.k, *V = v->data + at.v;
-        float *P = s->p + b * T * S, *O = out->data + at.o, *Kt = kt_all + b * S * D;
+        float *P = s->p + b * T * SP, *O = out->data + at.o, *Kt = kt_all + b * SP * D;
         /* The ViT's head width (8) and the usual ones as constants: their loops unroll. */
-        if (D == 8 && E == 8) sdpa_forward_one(T, S, 8, 8, s->scale, at, Q, K, V, P, O, Kt);
+        if (nv == 3 && D == 8 && E == 8) sdpa_forward_rows(3, T, S, 8, 8, s->scale, at, Q, K, V, P, O, Kt);
+        else if (nv == 1) sdpa_forward_rows(1, T, S, D, E, s->scale, at, Q, K, V, P, O, Kt);
+        else if (nv == 2) sdpa_forward_rows(2, T, S, D, E, s->scale, at, Q, K, V, P, O, Kt);
+        else if (nv == 3) sdpa_forward_rows(3, T, S, D, E, s->scale, at, Q, K, V, P, O, Kt);
+        else if (nv == 4) sdpa_forward_rows(4, T, S, D, E, s->scale, at, Q, K, V, P, O, Kt);
+        else if (D == 8 && E == 8) sdpa_forward_one(T, S, 8, 8, s->scale, at, Q, K, V, P, O, Kt);
         else if (D == 16 && E == 16) sdpa_forward_one(T, S, 16, 16, s->scale, at, Q, K, V, P, O, Kt);
         else if (D == 32 && E == 32) sdpa_forward_one(T, S, 32, 32, s->scale, at, Q, K, V, P, O, Kt);
         else sdpa_forward_one(T, S, D, E, s->scale, at, Q, K, V, P, O, Kt);
@@ -202,14 +286,14 @@ void mt_sdpa_backward(mt_ctx *ctx, mt_node *node) {
     for (int64_t b = 0; b < s->B; b++) {
         const sdpa_at at = sdpa_where(s, b);
         const float *Q = q->data + at.q, *K = k->data + at.k, *V = v->data + at.v;
-        const float *P = s->p + b * T * S, *dO = node->out->grad + at.o;
+        const float *P = s->p + b * T * s->sp, *dO = node->out->grad + at.o;
         float *dS = dS_all + b * T * S, *Vt = vt_all + b * S * E;
         float *dQ = gq ? q->grad + at.q : NULL, *dK = gk ? k->grad + at.k : NULL;
         float *dV = gv ? v->grad + at.v : NULL;
-        if (D == 8 && E == 8) sdpa_backward_one(T, S, 8, 8, s->scale, at, Q, K, V, P, dO, dS, Vt, dQ, dK, dV);
-        else if (D == 16 && E == 16) sdpa_backward_one(T, S, 16, 16, s->scale, at, Q, K, V, P, dO, dS, Vt, dQ, dK, dV);
-        else if (D == 32 && E == 32) sdpa_backward_one(T, S, 32, 32, s->scale, at, Q, K, V, P, dO, dS, Vt, dQ, dK, dV);
-        else sdpa_backward_one(T, S, D, E, s->scale, at, Q, K, V, P, dO, dS, Vt, dQ, dK, dV);
+        if (D == 8 && E == 8) sdpa_backward_one(T, S, 8, 8, s->sp, s->scale, at, Q, K, V, P, dO, dS, Vt, dQ, dK, dV);
+        else if (D == 16 && E == 16) sdpa_backward_one(T, S, 16, 16, s->sp, s->scale, at, Q, K, V, P, dO, dS, Vt, dQ, dK, dV);
+        else if (D == 32 && E == 32) sdpa_backward_one(T, S, 32, 32, s->sp, s->scale, at, Q, K, V, P, dO, dS, Vt, dQ, dK, dV);
+        else sdpa_backward_one(T, S, D, E, s->sp, s->scale, at, Q, K, V, P, dO, dS, Vt, dQ, dK, dV);
     }
     mt_ctx_release(ctx, scratch);
 }

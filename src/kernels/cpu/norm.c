@@ -6,25 +6,42 @@
 
 #include "kernels/cpu/vecmath.h"
 
+/* A row's sum, as `#pragma omp simd reduction` lets the compiler order it: in vector lanes,
+ * then across them (the same order on every call, so still deterministic). */
+static inline float row_sum(int64_t D, const float *x) {
+    float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+    for (int64_t k = 0; k < D; k++) s += x[k];
+    return s;
+}
+
 void mt_k_layer_norm(int64_t M, int64_t D, const float *x, const float *w, const float *b, float eps,
                      float *y, float *mean, float *invstd) {
 #pragma omp parallel for if (M * D > (1 << 15))
     for (int64_t r = 0; r < M; r++) {
         const float *xr = x + r * D;
         float *yr = y + r * D;
-        double sum = 0.0, sq = 0.0;
-        for (int64_t k = 0; k < D; k++) sum += xr[k];
-        double m = sum / (double)D;
+        const float m = row_sum(D, xr) / (float)D;
+        float sq = 0.0f; /* two passes: the variance of x - m, not E[x^2] - m^2 */
+#pragma omp simd reduction(+ : sq)
         for (int64_t k = 0; k < D; k++) sq += (xr[k] - m) * (xr[k] - m);
-        float is = (float)(1.0 / sqrt(sq / (double)D + eps));
-        mean[r] = (float)m;
+        const float is = 1.0f / sqrtf(sq / (float)D + eps);
+        mean[r] = m;
         invstd[r] = is;
-        for (int64_t k = 0; k < D; k++) {
-            float v = (xr[k] - (float)m) * is;
-            yr[k] = w ? v * w[k] + (b ? b[k] : 0.0f) : v + (b ? b[k] : 0.0f);
+        if (w && b) {
+#pragma omp simd
+            for (int64_t k = 0; k < D; k++) yr[k] = (xr[k] - m) * is * w[k] + b[k];
+        } else {
+            for (int64_t k = 0; k < D; k++) {
+                float v = (xr[k] - m) * is;
+                yr[k] = w ? v * w[k] + (b ? b[k] : 0.0f) : v + (b ? b[k] : 0.0f);
+            }
         }
     }
 }
+
+/* Columns per task of the parameter gradients: a cache line of each row. */
+#define LN_COLS 16
 
 void mt_k_layer_norm_backward(int64_t M, int64_t D, const float *x, const float *w, const float *mean,
                               const float *invstd, const float *dy, float *dx, float *dw, float *db) {
@@ -32,32 +49,44 @@ void mt_k_layer_norm_backward(int64_t M, int64_t D, const float *x, const float 
 #pragma omp parallel for if (M * D > (1 << 15))
         for (int64_t r = 0; r < M; r++) {
             const float *xr = x + r * D, *g = dy + r * D;
+            const float m = mean[r], is = invstd[r];
             float *d = dx + r * D;
-            double s1 = 0.0, s2 = 0.0; /* sum(dxhat), sum(dxhat * xhat) */
+            float s1 = 0.0f, s2 = 0.0f; /* sum(dxhat), sum(dxhat * xhat) */
+#pragma omp simd reduction(+ : s1, s2)
             for (int64_t k = 0; k < D; k++) {
                 float dxhat = g[k] * (w ? w[k] : 1.0f);
                 s1 += dxhat;
-                s2 += (double)dxhat * (xr[k] - mean[r]) * invstd[r];
+                s2 += dxhat * ((xr[k] - m) * is);
             }
-            float a = (float)(s1 / (double)D), c = (float)(s2 / (double)D);
+            const float a = s1 / (float)D, c = s2 / (float)D;
+#pragma omp simd
             for (int64_t k = 0; k < D; k++) {
-                float xhat = (xr[k] - mean[r]) * invstd[r];
-                d[k] += invstd[r] * (g[k] * (w ? w[k] : 1.0f) - a - xhat * c);
+                float xhat = (xr[k] - m) * is;
+                d[k] += is * (g[k] * (w ? w[k] : 1.0f) - a - xhat * c);
             }
         }
     }
-    /* Parameter grads sum over rows: split the columns across threads instead. */
+    /* Parameter grads sum over rows: threads take LN_COLS columns each and walk all rows,
+     * summing in double, in row order (the same result for any thread count). */
     if (!dw && !db) return;
+    const int64_t chunks = (D + LN_COLS - 1) / LN_COLS;
 #pragma omp parallel for if (M * D > (1 << 15))
-    for (int64_t k = 0; k < D; k++) {
-        double sw = 0.0, sb = 0.0;
+    for (int64_t ch = 0; ch < chunks; ch++) {
+        const int64_t k0 = ch * LN_COLS, n = D - k0 < LN_COLS ? D - k0 : LN_COLS;
+        double sw[LN_COLS] = {0}, sb[LN_COLS] = {0};
         for (int64_t r = 0; r < M; r++) {
-            float g = dy[r * D + k];
-            sw += (double)g * (x[r * D + k] - mean[r]) * invstd[r];
-            sb += g;
+            const float *g = dy + r * D + k0, *xr = x + r * D + k0;
+            const float m = mean[r], is = invstd[r];
+#pragma omp simd
+            for (int64_t i = 0; i < n; i++) {
+                sw[i] += (double)g[i] * ((xr[i] - m) * is);
+                sb[i] += g[i];
+            }
         }
-        if (dw) dw[k] += (float)sw;
-        if (db) db[k] += (float)sb;
+        for (int64_t i = 0; i < n; i++) {
+            if (dw) dw[k0 + i] += (float)sw[i];
+            if (db) db[k0 + i] += (float)sb[i];
+        }
     }
 }
 

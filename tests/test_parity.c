@@ -81,6 +81,40 @@ static void check_dropout_semantics(void) {
     mt_tensor_free(x);
 }
 
+/* The mask is a hash of (key, index), so it must not change with the thread count, must
+ * change from call to call, and must drop about p of every stretch of the tensor (a
+ * hash that ignored the index, or the key, fails one of these). */
+MT_TEST(dropout_mask_is_the_same_for_any_thread_count) {
+    const float p = 0.2f;
+    const int64_t n = 1 << 18; /* above the size where the loop goes parallel */
+    mt_tensor *x = mt_tensor_new(1, (int64_t[]){n}, NULL);
+    REQUIRE(x);
+    for (int64_t i = 0; i < n; i++) x->data[i] = 1.0f;
+    const int threads = mt_get_num_threads();
+    float *first = malloc((size_t)n * sizeof(float));
+    REQUIRE(first);
+    for (int t = 1; t <= 2; t++) {
+        mt_set_num_threads(t);
+        mt_ctx *ctx = mt_ctx_new();
+        mt_tensor *a = mt_dropout(ctx, x, p, true), *b = mt_dropout(ctx, x, p, true);
+        REQUIRE(a && b);
+        if (t == 1) memcpy(first, a->data, (size_t)n * sizeof(float));
+        else CHECK(memcmp(first, a->data, (size_t)n * sizeof(float)) == 0);
+        int64_t same = 0;
+        for (int64_t i = 0; i < n; i++) same += a->data[i] == b->data[i];
+        CHECK_NEAR((double)same / (double)n, 1.0 - 2.0 * p * (1.0 - p), 0.01); /* independent masks */
+        for (int64_t q = 0; q < 4; q++) {
+            int64_t dropped = 0;
+            for (int64_t i = q * n / 4; i < (q + 1) * n / 4; i++) dropped += a->data[i] == 0.0f;
+            CHECK_NEAR((double)dropped / (double)(n / 4), p, 0.01);
+        }
+        mt_ctx_free(ctx);
+    }
+    mt_set_num_threads(threads);
+    free(first);
+    mt_tensor_free(x);
+}
+
 MT_TEST(parity_every_op_matches_pytorch) {
     mt_safetensors st = {0};
     REQUIRE(fixture_open("ops.safetensors", &st));

@@ -46,6 +46,45 @@ MT_TEST(sgemm_matches_reference) {
         }
 }
 
+/* The GEMMs mt_sgemm gives its own threaded kernel (alpha 1, beta 0 or 1, N a multiple
+ * of 8: the linear layers) equal mt_sgemm_ref with every transpose: the ViT's and fcn's
+ * shapes and ones with edge tiles. With beta = 0, C starts as NaN, which must not leak. */
+MT_TEST(sgemm_small_shapes_match_reference) {
+    const int64_t shapes[][3] = {{1088, 64, 64}, {1088, 128, 64}, {64, 64, 1088}, {100, 64, 128},
+                                 {7, 16, 5},      {13, 24, 33},    {1, 8, 1},      {33, 256, 70}};
+    mt_rng rng;
+    mt_rng_seed(&rng, 9);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int t = 0; t < 8; t++) {
+            bool ta = t & 1, tb = t & 2;
+            const float beta = t & 4 ? 1.0f : 0.0f;
+            int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+            int64_t lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 1, ldc = N + 2;
+            int64_t na = (ta ? K : M) * lda, nb = (tb ? N : K) * ldb, nc = M * ldc;
+            float *A = malloc((size_t)na * sizeof(float)), *B = malloc((size_t)nb * sizeof(float));
+            float *C1 = malloc((size_t)nc * sizeof(float)), *C2 = malloc((size_t)nc * sizeof(float));
+            REQUIRE(A && B && C1 && C2);
+            for (int64_t i = 0; i < na; i++) A[i] = mt_rng_uniform(&rng) - 0.5f;
+            for (int64_t i = 0; i < nb; i++) B[i] = mt_rng_uniform(&rng) - 0.5f;
+            for (int64_t i = 0; i < nc; i++) C1[i] = C2[i] = beta == 0.0f && i % ldc < N ? NAN : mt_rng_uniform(&rng);
+            mt_sgemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C1, ldc);
+            mt_sgemm_ref(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C2, ldc);
+            int bad = 0, outside = 0;
+            for (int64_t i = 0; i < M; i++)
+                for (int64_t j = 0; j < ldc; j++) {
+                    float x = C1[i * ldc + j], y = C2[i * ldc + j];
+                    if (j >= N) outside += x != y;
+                    else if (!(fabsf(x - y) <= 1e-4f + 1e-4f * fabsf(y))) bad++;
+                }
+            CHECK_MSG(bad == 0 && outside == 0, "sgemm %lldx%lldx%lld ta=%d tb=%d beta=%g: %d differ, %d outside C",
+                      (long long)M, (long long)N, (long long)K, ta, tb, (double)beta, bad, outside);
+            free(A);
+            free(B);
+            free(C1);
+            free(C2);
+        }
+}
+
 /* The per-image GEMMs of conv2d (gemm_small.c) equal mt_sgemm_ref: the models' shapes
  * (resnet8's 16 x 784 x 144 and 64 x 49 x 576, lenet's 6 x 784 x 25; for the weight
  * gradient's, 144 x 16 x 840 and 576 x 64 x 63) and shapes that leave every kind of edge

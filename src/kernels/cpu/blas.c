@@ -8,6 +8,8 @@
  * MYTORCH_BLAS=/path/lib.so picks a library. */
 #include "kernels/cpu/blas.h"
 
+#include "kernels/cpu/gemm_small.h"
+
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -86,11 +88,35 @@ void mt_blas_set_num_threads(int n) {
     if (blas_set_threads) blas_set_threads(n);
 }
 
+/* Floats of a transposed B that small_gemm keeps on the stack (64 KiB). */
+#define SMALL_BT 16384
+
+/* The GEMMs of small linear layers (N and K in the tens to hundreds) on the register-tiled
+ * kernel: a BLAS packs both operands and wakes its threads for each call, which at these
+ * sizes costs as much as the multiply. Plain alpha = 1 and beta = 0 or 1 only; a
+ * transposed B (x @ W^T) is transposed into a stack buffer first. Returns false for the
+ * shapes it leaves to the BLAS. */
+static bool small_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                       int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+    if (alpha != 1.0f || (beta != 0.0f && beta != 1.0f) || N % 8 != 0 || N > 256 || K > 2048) return false;
+    if (trans_b && N * K > SMALL_BT) return false;
+    float bt[SMALL_BT];
+    if (trans_b) {
+        for (int64_t k = 0; k < K; k++)
+            for (int64_t j = 0; j < N; j++) bt[k * N + j] = B[j * ldb + k];
+        B = bt;
+        ldb = N;
+    }
+    mt_k_gemm_threaded(trans_a, M, N, K, A, lda, B, ldb, beta == 1.0f, C, ldc);
+    return true;
+}
+
 void mt_sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
               const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
               int64_t ldc) {
     pthread_once(&once, load_blas);
     if (M == 0 || N == 0) return;
+    if (K > 0 && small_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
     if (K == 0) { /* an empty sum: C = beta * C (BLAS libraries reject lda = 0) */
         mt_sgemm_ref(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;

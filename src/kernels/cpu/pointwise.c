@@ -145,6 +145,12 @@ void mt_k_binary_backward(mt_binary_kind k, int which, const mt_k_rows *p, const
             const float *o = out + r * L, *gr = gout + r * L;
             float *gt = g + off[r];
             const int64_t end = (blk + 1) * BLOCK < L ? (blk + 1) * BLOCK : L;
+            if (s && (k == MT_K_ADD || k == MT_K_SUB)) { /* a residual's add: one vector add */
+                const float sign = k == MT_K_SUB && which ? -1.0f : 1.0f;
+#pragma omp simd
+                for (int64_t j = blk * BLOCK; j < end; j++) gt[j] += sign * gr[j];
+                continue;
+            }
             for (int64_t j = blk * BLOCK; j < end; j++) {
                 float v = dgrad(k, which, ar[j * p->sa], br[j * p->sb], o[j], gr[j]);
                 if (s) gt[j] += v;

@@ -92,7 +92,7 @@ static void sgd_update(const mt_optim_config *c, int64_t n, float *p, const floa
     if (c->momentum == 0.0) buf = NULL; /* PyTorch: no buffer used without momentum */
     const float lr = (float)c->lr, wd = (float)c->weight_decay, mom = (float)c->momentum;
     const float damp = (float)(1.0 - c->dampening);
-#pragma omp parallel for simd if (n > (1 << 16))
+#pragma omp for simd nowait
     for (int64_t i = 0; i < n; i++) {
         float g = grad[i];
         if (wd != 0.0f) g += wd * p[i];
@@ -113,7 +113,7 @@ static void adam_update(const mt_optim_config *c, int64_t t, int64_t n, float *p
     const float step_size = (float)(c->lr / bc1), bc2_sqrt = (float)sqrt(bc2);
     const bool decoupled = c->kind == MT_OPTIM_ADAMW;
     const float shrink = (float)(1.0 - c->lr * c->weight_decay);
-#pragma omp parallel for simd if (n > (1 << 16))
+#pragma omp for simd nowait
     for (int64_t i = 0; i < n; i++) {
         float g = grad[i];
         if (decoupled) p[i] *= shrink;
@@ -125,18 +125,29 @@ static void adam_update(const mt_optim_config *c, int64_t t, int64_t n, float *p
     }
 }
 
+/* The updates are elementwise: called inside a parallel region, each one's `omp for`
+ * splits its elements across the threads (the same result for any split); called
+ * outside one, it runs on the calling thread. */
 void mt_optimizer_step(mt_optimizer *opt) {
+    int64_t total = 0;
+    for (int k = 0; k < opt->n; k++)
+        if (opt->state[k].param->grad) {
+            opt->state[k].steps++;
+            total += opt->state[k].param->numel;
+        }
+    /* One parallel region for every parameter, so small ones are shared out too. */
+#pragma omp parallel if (total > (1 << 16))
     for (int k = 0; k < opt->n; k++) {
         mt_optim_state *s = &opt->state[k];
         if (!s->param->grad) continue;
-        s->steps++;
-        if (opt->cfg.kind == MT_OPTIM_SGD) {
+        if (opt->cfg.kind == MT_OPTIM_SGD)
             sgd_update(&opt->cfg, s->param->numel, s->param->data, s->param->grad, s->buf, !s->buf_started);
-            if (opt->cfg.momentum != 0.0) s->buf_started = true;
-        }
         else
             adam_update(&opt->cfg, s->steps, s->param->numel, s->param->data, s->param->grad, s->buf, s->buf2);
     }
+    if (opt->cfg.kind == MT_OPTIM_SGD && opt->cfg.momentum != 0.0)
+        for (int k = 0; k < opt->n; k++)
+            if (opt->state[k].param->grad) opt->state[k].buf_started = true;
 }
 
 void mt_optimizer_zero_grad(mt_optimizer *opt) {

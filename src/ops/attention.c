@@ -185,6 +185,56 @@ static inline __attribute__((always_inline)) void sdpa_backward_one(
                 for (int64_t c = 0; c < D; c++) dK[j * at.ldd + c] += dS[t * S + j] * Q[t * at.ldd + c];
 }
 
+/* The backward for rows held in registers (S <= 8 * nv, P's rows 8 * nv floats with zeros
+ * past S), for d and e multiples of 8: each row of dP = dO V^T is accumulated in nv
+ * registers over a zero-padded V^T, and each row of dV, dQ and dK in a register over t
+ * or j before it is added to the gradient once. dS has rows of 8 * nv floats, zero past S. */
+static inline __attribute__((always_inline)) void sdpa_backward_rows(
+    const int nv, int64_t T, int64_t S, const int64_t D, const int64_t E, float scale, sdpa_at at,
+    const float *restrict Q, const float *restrict K, const float *restrict V, const float *restrict P,
+    const float *restrict dO, float *restrict dS, float *restrict Vt, float *restrict dQ, float *restrict dK,
+    float *restrict dV) {
+    const int64_t SP = 8 * nv;
+    for (int64_t c = 0; c < E; c++)
+        for (int64_t j = S; j < SP; j++) Vt[c * SP + j] = 0.0f;
+    for (int64_t j = 0; j < S; j++)
+        for (int64_t c = 0; c < E; c++) Vt[c * SP + j] = V[j * at.lde + c];
+    for (int64_t t = 0; t < T; t++) {
+        v8 acc[SDPA_NV];
+        for (int v = 0; v < nv; v++) acc[v] = (v8){0};
+        for (int64_t c = 0; c < E; c++) {
+            const float a = dO[t * at.lde + c];
+            for (int v = 0; v < nv; v++) acc[v] += a * AT8(Vt + c * SP + 8 * v);
+        }
+        v8 d = (v8){0};
+        for (int v = 0; v < nv; v++) d += acc[v] * AT8(P + t * SP + 8 * v);
+        float dot = 0.0f;
+        for (int i = 0; i < 8; i++) dot += d[i];
+        for (int v = 0; v < nv; v++) AT8(dS + t * SP + 8 * v) = AT8(P + t * SP + 8 * v) * (acc[v] - dot) * scale;
+    }
+    if (dV)
+        for (int64_t j = 0; j < S; j++)
+            for (int64_t c = 0; c < E; c += 8) {
+                v8 a = (v8){0};
+                for (int64_t t = 0; t < T; t++) a += P[t * SP + j] * AT8(dO + t * at.lde + c);
+                AT8(dV + j * at.lde + c) += a;
+            }
+    if (dQ)
+        for (int64_t t = 0; t < T; t++)
+            for (int64_t c = 0; c < D; c += 8) {
+                v8 a = (v8){0};
+                for (int64_t j = 0; j < S; j++) a += dS[t * SP + j] * AT8(K + j * at.ldd + c);
+                AT8(dQ + t * at.ldd + c) += a;
+            }
+    if (dK)
+        for (int64_t j = 0; j < S; j++)
+            for (int64_t c = 0; c < D; c += 8) {
+                v8 a = (v8){0};
+                for (int64_t t = 0; t < T; t++) a += dS[t * SP + j] * AT8(Q + t * at.ldd + c);
+                AT8(dK + j * at.ldd + c) += a;
+            }
+}
+
 /* The forward of both entry points below, once s's sizes are set: out has `shape`. */
 static mt_tensor *sdpa_run(mt_ctx *ctx, mt_tensor *q, mt_tensor *k, mt_tensor *v, sdpa_saved *s, int n,
                            const int64_t *shape) {
@@ -278,8 +328,10 @@ void mt_sdpa_backward(mt_ctx *ctx, mt_node *node) {
     bool gk = k->requires_grad && mt_tensor_ensure_grad(ctx, k);
     bool gv = v->requires_grad && mt_tensor_ensure_grad(ctx, v);
     const mt_arena_mark scratch = mt_ctx_mark(ctx); /* after the gradients: they stay */
-    float *dS_all = mt_ctx_alloc(ctx, (size_t)(s->B * T * S + 1) * sizeof(float));
-    float *vt_all = mt_ctx_alloc(ctx, (size_t)(s->B * S * E + 1) * sizeof(float));
+    const int64_t SP = s->sp, nv = (S + 7) / 8; /* SP = 8 * nv when the forward held rows in registers */
+    const bool rows = nv <= SDPA_NV && D % 8 == 0 && E % 8 == 0;
+    float *dS_all = mt_ctx_alloc(ctx, (size_t)(s->B * T * SP + 1) * sizeof(float));
+    float *vt_all = mt_ctx_alloc(ctx, (size_t)(s->B * SP * E + 1) * sizeof(float));
     if (!dS_all || !vt_all) return;
     ctx->flops += 4.0 * (double)(s->B * T * S * (D + E));
 #pragma omp parallel for if (s->B * T * S * (D + E) > (1 << 15))
@@ -287,10 +339,16 @@ void mt_sdpa_backward(mt_ctx *ctx, mt_node *node) {
         const sdpa_at at = sdpa_where(s, b);
         const float *Q = q->data + at.q, *K = k->data + at.k, *V = v->data + at.v;
         const float *P = s->p + b * T * s->sp, *dO = node->out->grad + at.o;
-        float *dS = dS_all + b * T * S, *Vt = vt_all + b * S * E;
+        float *dS = dS_all + b * T * SP, *Vt = vt_all + b * SP * E;
         float *dQ = gq ? q->grad + at.q : NULL, *dK = gk ? k->grad + at.k : NULL;
         float *dV = gv ? v->grad + at.v : NULL;
-        if (D == 8 && E == 8) sdpa_backward_one(T, S, 8, 8, s->sp, s->scale, at, Q, K, V, P, dO, dS, Vt, dQ, dK, dV);
+        if (rows && nv == 3 && D == 8 && E == 8)
+            sdpa_backward_rows(3, T, S, 8, 8, s->scale, at, Q, K, V, P, dO, dS, Vt, dQ, dK, dV);
+        else if (rows && nv == 1) sdpa_backward_rows(1, T, S, D, E, s->scale, at, Q, K, V, P, dO, dS, Vt, dQ, dK, dV);
+        else if (rows && nv == 2) sdpa_backward_rows(2, T, S, D, E, s->scale, at, Q, K, V, P, dO, dS, Vt, dQ, dK, dV);
+        else if (rows && nv == 3) sdpa_backward_rows(3, T, S, D, E, s->scale, at, Q, K, V, P, dO, dS, Vt, dQ, dK, dV);
+        else if (rows && nv == 4) sdpa_backward_rows(4, T, S, D, E, s->scale, at, Q, K, V, P, dO, dS, Vt, dQ, dK, dV);
+        else if (D == 8 && E == 8) sdpa_backward_one(T, S, 8, 8, s->sp, s->scale, at, Q, K, V, P, dO, dS, Vt, dQ, dK, dV);
         else if (D == 16 && E == 16) sdpa_backward_one(T, S, 16, 16, s->sp, s->scale, at, Q, K, V, P, dO, dS, Vt, dQ, dK, dV);
         else if (D == 32 && E == 32) sdpa_backward_one(T, S, 32, 32, s->sp, s->scale, at, Q, K, V, P, dO, dS, Vt, dQ, dK, dV);
         else sdpa_backward_one(T, S, D, E, s->sp, s->scale, at, Q, K, V, P, dO, dS, Vt, dQ, dK, dV);

@@ -2,10 +2,16 @@
  * module whose forward adds its shortcut; an empty Sequential is the identity. */
 #include "mytorch/models.h"
 
-/* relu(conv2(conv1(x)) + shortcut(x)) */
+/* relu(conv2(conv1(x)) + shortcut(x)); conv2's conv and norm with the add and the ReLU
+ * (in evaluation one pass: mt_conv_bn_add_relu_forward). The shortcut is made before
+ * conv2; the tape still gives x the shortcut's gradient before conv1's, as before. */
 static mt_tensor *block_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) {
-    mt_tensor *y = mt_module_forward_child(m, "conv2", ctx, mt_module_forward_child(m, "conv1", ctx, x));
-    return mt_relu(ctx, mt_add(ctx, y, mt_module_forward_child(m, "shortcut", ctx, x)));
+    mt_tensor *y = mt_module_forward_child(m, "conv1", ctx, x);
+    mt_tensor *s = mt_module_forward_child(m, "shortcut", ctx, x);
+    mt_module *c2 = mt_module_child(m, "conv2");
+    mt_module *conv = c2 ? mt_module_child(c2, "0") : NULL, *bn = c2 ? mt_module_child(c2, "1") : NULL;
+    if (!conv || !bn) return mt_relu(ctx, mt_add(ctx, mt_module_forward_child(m, "conv2", ctx, y), s));
+    return mt_conv_bn_add_relu_forward(conv, bn, ctx, y, s);
 }
 
 /* conv3x3(stride, no bias) + BN [+ ReLU] as a Sequential named 0, 1[, 2]. */

@@ -275,8 +275,9 @@ MT_TEST(models_checkpoint_round_trips) {
 /* mt_conv2d_bn_eval, the inference pass that folds BatchNorm's running statistics into
  * the convolution, against conv2d, batch_norm and relu one after the other: every way
  * the forward can go (stride 1 and 2 on the padded phases, a geometry that takes im2col,
- * groups, no bias), with and without the ReLU. Close to the three ops (float rounding
- * apart), and bit for bit conv2d with the weight and bias folded as ops.h says, which
+ * groups, no bias), without and with the ReLU, and with a residual added before it
+ * (mt_conv2d_bn_add_relu_eval). Close to the separate ops (float rounding apart), and bit
+ * for bit conv2d with the weight and bias folded as ops.h says, then add and relu, which
  * shows the folded path ran. */
 static mt_tensor *conv_bn_input(mt_ctx *ctx, const int64_t *shape) {
     mt_tensor *x = mt_tensor_empty(ctx, 4, shape);
@@ -297,7 +298,8 @@ MT_TEST(conv_bn_relu_in_one_pass_matches_the_three_ops) {
     mt_rng rng;
     mt_rng_seed(&rng, 11);
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
-        for (int relu = 0; relu < 2; relu++) {
+        for (int mode = 0; mode < 3; mode++) { /* plain, ReLU, residual add + ReLU */
+            const bool relu = mode > 0;
             const int64_t O = cases[c].O, K = cases[c].C / cases[c].groups * cases[c].K * cases[c].K;
             mt_ctx *ctx = mt_ctx_new();
             mt_set_grad_enabled(ctx, false);
@@ -325,9 +327,18 @@ MT_TEST(conv_bn_relu_in_one_pass_matches_the_three_ops) {
                                         .padding = {cases[c].pad, cases[c].pad}, .groups = cases[c].groups};
             const mt_batch_norm_params bn = {.running_mean = st[2], .running_var = st[3], .eps = 1e-5};
             const int64_t xs[4] = {cases[c].N, cases[c].C, cases[c].H, cases[c].W};
-            mt_tensor *got = mt_conv2d_bn_eval(ctx, conv_bn_input(ctx, xs), w, bias, p, st[0], st[1], bn, relu);
             mt_tensor *three = mt_batch_norm(ctx, mt_conv2d(ctx, conv_bn_input(ctx, xs), w, bias, p), st[0], st[1], bn);
             mt_tensor *folded = mt_conv2d(ctx, conv_bn_input(ctx, xs), wf, bf, p);
+            REQUIRE(three);
+            mt_tensor *res = mode == 2 ? conv_bn_input(ctx, three->shape) : NULL, *got;
+            if (res) {
+                for (int64_t i = 0; i < res->numel; i++) res->data[i] *= 0.75f; /* not the input's pattern */
+                got = mt_conv2d_bn_add_relu_eval(ctx, conv_bn_input(ctx, xs), w, bias, p, st[0], st[1], bn, res);
+                three = mt_add(ctx, three, res);
+                folded = mt_add(ctx, folded, res);
+            } else {
+                got = mt_conv2d_bn_eval(ctx, conv_bn_input(ctx, xs), w, bias, p, st[0], st[1], bn, relu);
+            }
             if (relu) {
                 three = mt_relu(ctx, three);
                 folded = mt_relu(ctx, folded);
@@ -336,9 +347,9 @@ MT_TEST(conv_bn_relu_in_one_pass_matches_the_three_ops) {
             int far = 0;
             for (int64_t i = 0; i < got->numel; i++)
                 far += !(fabsf(got->data[i] - three->data[i]) <= 1e-5f + 1e-5f * fabsf(three->data[i]));
-            CHECK_MSG(far == 0, "case %zu relu %d: %d values differ from the three ops", c, relu, far);
+            CHECK_MSG(far == 0, "case %zu mode %d: %d values differ from the separate ops", c, mode, far);
             CHECK_MSG(memcmp(got->data, folded->data, (size_t)got->numel * sizeof(float)) == 0,
-                      "case %zu relu %d: not conv2d with the folded weight and bias", c, relu);
+                      "case %zu mode %d: not conv2d with the folded weight and bias", c, mode);
             mt_ctx_free(ctx);
         }
 }

@@ -110,6 +110,10 @@ const mt_conv2d_params *mt_conv2d_module_params(const mt_module *m);
  * (mt_conv2d_bn_eval, the norm's running statistics folded into the convolution);
  * in training mode, or for other modules, the modules one after the other. */
 mt_tensor *mt_conv_bn_forward(mt_module *conv, mt_module *bn, bool relu, mt_ctx *ctx, mt_tensor *x);
+/* relu(bn(conv(x)) + residual), a residual block's tail, the same way (in evaluation one
+ * pass, mt_conv2d_bn_add_relu_eval). */
+mt_tensor *mt_conv_bn_add_relu_forward(mt_module *conv, mt_module *bn, mt_ctx *ctx, mt_tensor *x,
+                                       mt_tensor *residual);
 /* nn.MaxPool2d / nn.AvgPool2d (a zero stride means stride = kernel). */
 mt_module *mt_max_pool2d_new(mt_pool2d_params p);
 mt_module *mt_avg_pool2d_new(mt_pool2d_params p);

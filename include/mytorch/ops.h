@@ -101,6 +101,12 @@ mt_tensor *mt_batch_norm(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor
  * up to float rounding); otherwise it runs the three ops. */
 mt_tensor *mt_conv2d_bn_eval(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bias, mt_conv2d_params p,
                              mt_tensor *bn_weight, mt_tensor *bn_bias, mt_batch_norm_params bn, bool relu);
+/* relu(batch_norm(conv2d(x, ...)) + residual), a residual block's tail, for inference the
+ * same way: in one pass, the residual added and the ReLU applied on the conv's store
+ * (the sum rounded once, as mt_add's); otherwise the four ops. */
+mt_tensor *mt_conv2d_bn_add_relu_eval(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bias,
+                                      mt_conv2d_params p, mt_tensor *bn_weight, mt_tensor *bn_bias,
+                                      mt_batch_norm_params bn, mt_tensor *residual);
 
 /* F.dropout: in training zeroes each element with probability p (drawn from the ctx's
  * RNG) and scales the rest by 1/(1-p); otherwise returns x itself. */

@@ -49,15 +49,30 @@ static mt_module *batch_norm_new(const char *type, int64_t C, int dims_min, int 
 mt_module *mt_batch_norm1d_new(int64_t C) { return batch_norm_new("BatchNorm1d", C, 2, 3); }
 mt_module *mt_batch_norm2d_new(int64_t C) { return batch_norm_new("BatchNorm2d", C, 4, 4); }
 
-mt_tensor *mt_conv_bn_forward(mt_module *conv, mt_module *bn, bool relu, mt_ctx *ctx, mt_tensor *x) {
+/* relu?(bn(conv(x)) [+ res when add]): one pass in evaluation mode, else the modules
+ * and the ops one after the other (a NULL res then fails in mt_add, as any NULL input). */
+static mt_tensor *conv_bn(mt_module *conv, mt_module *bn, bool relu, mt_ctx *ctx, mt_tensor *x, bool add,
+                          mt_tensor *res) {
     const mt_conv2d_params *cp = mt_conv2d_module_params(conv);
     if (!x || mt_ctx_failed(ctx)) return NULL;
     if (!cp || strcmp(bn->type, "BatchNorm2d") != 0 || bn->training || x->ndim != 4) {
         mt_tensor *y = mt_module_forward(bn, ctx, mt_module_forward(conv, ctx, x));
+        if (add) y = mt_add(ctx, y, res);
         return relu ? mt_relu(ctx, y) : y;
     }
-    return mt_conv2d_bn_eval(ctx, x, mt_module_param(conv, "weight"), mt_module_param(conv, "bias"), *cp,
-                             mt_module_param(bn, "weight"), mt_module_param(bn, "bias"), bn_params(bn), relu);
+    mt_tensor *w = mt_module_param(conv, "weight"), *b = mt_module_param(conv, "bias");
+    mt_tensor *bw = mt_module_param(bn, "weight"), *bb = mt_module_param(bn, "bias");
+    return add ? mt_conv2d_bn_add_relu_eval(ctx, x, w, b, *cp, bw, bb, bn_params(bn), res)
+               : mt_conv2d_bn_eval(ctx, x, w, b, *cp, bw, bb, bn_params(bn), relu);
+}
+
+mt_tensor *mt_conv_bn_forward(mt_module *conv, mt_module *bn, bool relu, mt_ctx *ctx, mt_tensor *x) {
+    return conv_bn(conv, bn, relu, ctx, x, false, NULL);
+}
+
+mt_tensor *mt_conv_bn_add_relu_forward(mt_module *conv, mt_module *bn, mt_ctx *ctx, mt_tensor *x,
+                                       mt_tensor *residual) {
+    return conv_bn(conv, bn, true, ctx, x, true, residual);
 }
 
 static mt_tensor *dropout_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) {

@@ -173,11 +173,24 @@ static void relu_row(float *dst, const float *src, int64_t n) { /* in place too 
     for (int64_t k = 0; k < n; k++) dst[k] = src[k] > 0.0f ? src[k] : 0.0f; /* as mt_relu */
 }
 
-/* One image: out (O, OH, OW) = weight @ columns + bias, stored as `store` says. xp and tmp
- * are the thread's scratch of s->xp_floats and O * s->NPAD floats. */
+/* dst = relu?(src + res): a residual block's add and ReLU on the conv's store, the sum
+ * rounded once as mt_add's, then clamped as mt_relu (in place too). */
+static void add_row(float *dst, const float *src, const float *res, int64_t n, bool relu) {
+    if (relu)
+        for (int64_t k = 0; k < n; k++) {
+            const float v = src[k] + res[k];
+            dst[k] = v > 0.0f ? v : 0.0f;
+        }
+    else
+        for (int64_t k = 0; k < n; k++) dst[k] = src[k] + res[k];
+}
+
+/* One image: out (O, OH, OW) = weight @ columns + bias, stored as `store` says, with the
+ * image's residual res (same shape as out) added first when res is given. xp and tmp are
+ * the thread's scratch of s->xp_floats and O * s->NPAD floats. */
 static void shifted_image(const mt_window *g, const shifted_plan *s, int64_t groups, int64_t O,
                           const int64_t *boff, const float *x, const float *w, const float *bias, conv_store store,
-                          float *xp, float *tmp, float *out) {
+                          const float *res, float *xp, float *tmp, float *out) {
     shifted_fill(g, s, x, xp);
     const int64_t Cg = g->C / groups, Og = O / groups, K = Cg * g->KH * g->KW;
     for (int64_t gi = 0; gi < groups; gi++)
@@ -187,7 +200,8 @@ static void shifted_image(const mt_window *g, const shifted_plan *s, int64_t gro
         for (int64_t oh = 0; oh < g->OH; oh++) {
             float *dst = out + (o * g->OH + oh) * g->OW;
             const float *src = tmp + o * s->NPAD + oh * s->WQ;
-            if (store == CONV_STORE_RELU) relu_row(dst, src, g->OW);
+            if (res) add_row(dst, src, res + (o * g->OH + oh) * g->OW, g->OW, store == CONV_STORE_RELU);
+            else if (store == CONV_STORE_RELU) relu_row(dst, src, g->OW);
             else mt_k_copy_row(dst, src, g->OW, store == CONV_ADD);
         }
 }
@@ -195,7 +209,7 @@ static void shifted_image(const mt_window *g, const shifted_plan *s, int64_t gro
 /* The forward's two ways, threads over the images, each with its own scratch from the
  * arena (the caller releases it); false when it runs out (ctx error set). */
 static bool forward_shifted(mt_ctx *ctx, const mt_window *g, int64_t groups, const conv_dims *d, const float *x,
-                            const float *w, const float *bias, bool relu, float *out) {
+                            const float *w, const float *bias, bool relu, const float *res, float *out) {
     const shifted_plan sp = shifted_of(g);
     const int64_t per_thread = sp.xp_floats + d->O * sp.NPAD;
     float *scratch = mt_ctx_alloc(ctx, (size_t)(max_threads() * per_thread) * sizeof(float));
@@ -209,13 +223,13 @@ static bool forward_shifted(mt_ctx *ctx, const mt_window *g, int64_t groups, con
 #pragma omp for schedule(static)
         for (int64_t n = 0; n < g->N; n++)
             shifted_image(g, &sp, groups, d->O, boff, x + n * d->CHW, w, bias, relu ? CONV_STORE_RELU : CONV_STORE,
-                          xp, xp + sp.xp_floats, out + n * d->O * d->P);
+                          res ? res + n * d->O * d->P : NULL, xp, xp + sp.xp_floats, out + n * d->O * d->P);
     }
     return true;
 }
 
 static bool forward_im2col(mt_ctx *ctx, const mt_window *g, int64_t groups, const conv_dims *d, const float *x,
-                           const float *w, const float *bias, bool relu, float *out) {
+                           const float *w, const float *bias, bool relu, const float *res, float *out) {
     float *scratch = mt_ctx_alloc(ctx, (size_t)(max_threads() * d->CKK * d->P) * sizeof(float));
     if (!scratch) return false;
     mt_window one = *g;
@@ -227,15 +241,16 @@ static bool forward_im2col(mt_ctx *ctx, const mt_window *g, int64_t groups, cons
         for (int64_t gi = 0; gi < groups; gi++)
             mt_k_gemm_nn(d->Og, d->P, d->K, w + gi * d->Og * d->K, d->K, col + gi * d->K * d->P, d->P,
                          bias ? bias + gi * d->Og : NULL, o + gi * d->Og * d->P, d->P);
-        if (relu) relu_row(o, o, d->O * d->P);
+        if (res) add_row(o, o, res + n * d->O * d->P, d->O * d->P, relu);
+        else if (relu) relu_row(o, o, d->O * d->P);
     }
     return true;
 }
 
 static bool forward(mt_ctx *ctx, const mt_window *g, int64_t groups, const conv_dims *d, const float *x,
-                    const float *w, const float *bias, bool relu, float *out) {
-    return shifted_ok(g) ? forward_shifted(ctx, g, groups, d, x, w, bias, relu, out)
-                         : forward_im2col(ctx, g, groups, d, x, w, bias, relu, out);
+                    const float *w, const float *bias, bool relu, const float *res, float *out) {
+    return shifted_ok(g) ? forward_shifted(ctx, g, groups, d, x, w, bias, relu, res, out)
+                         : forward_im2col(ctx, g, groups, d, x, w, bias, relu, res, out);
 }
 
 /* dW += dOut @ columns^T for groups == 1, without the columns, as dW^T += columns @ dOut^T
@@ -293,7 +308,7 @@ mt_tensor *mt_conv2d(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bi
     ctx->flops += 2.0 * (double)(d.O * g.N * d.P * d.K);
     const mt_arena_mark before_scratch = mt_ctx_mark(ctx);
     const float *bv = bias ? bias->data : NULL;
-    if (!forward(ctx, &g, groups, &d, x->data, weight->data, bv, false, out->data)) return NULL;
+    if (!forward(ctx, &g, groups, &d, x->data, weight->data, bv, false, NULL, out->data)) return NULL;
     mt_ctx_release(ctx, before_scratch);
     if (!mt_needs_grad(ctx, in, n_in)) return out;
     conv_saved *saved = mt_ctx_alloc(ctx, sizeof *saved);
@@ -307,27 +322,33 @@ mt_tensor *mt_conv2d(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bi
 /* Evaluation only: batch_norm's running statistics are folded into the weight and bias
  * (w' = w * scale, b' = b * scale + shift per output channel, with batch_norm's own
  * scale = weight / sqrt(running_var + eps) and shift = bias - running_mean * scale), so
- * the output is made in one pass, with the ReLU on its store. Otherwise (training
- * statistics, a gradient to record, statistics that do not fit the output channels) it
- * is the three ops one after the other, with their checks and errors. */
-mt_tensor *mt_conv2d_bn_eval(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bias, mt_conv2d_params p,
-                             mt_tensor *bn_weight, mt_tensor *bn_bias, mt_batch_norm_params bn, bool relu) {
-    mt_tensor *in[5] = {x, weight, bias, bn_weight, bn_bias};
+ * the output is made in one pass, with the residual's add and the ReLU on its store.
+ * Otherwise (training statistics, a gradient to record, statistics or a residual that do
+ * not fit the output) it is the ops one after the other, with their checks and errors. */
+static mt_tensor *conv_bn_eval(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bias, mt_conv2d_params p,
+                               mt_tensor *bn_weight, mt_tensor *bn_bias, mt_batch_norm_params bn, mt_tensor *res,
+                               bool relu) {
+    mt_tensor *in[6] = {x, weight, bias, bn_weight, bn_bias, res};
     int n_in = 0;
-    for (int k = 0; k < 5; k++)
+    for (int k = 0; k < 6; k++)
         if (in[k]) in[n_in++] = in[k];
     const int64_t O = weight && weight->ndim == 4 ? weight->shape[0] : -1;
     const mt_tensor *per_channel[4] = {bn_weight, bn_bias, bn.running_mean, bn.running_var};
     bool fold = !bn.training && bn.running_mean && bn.running_var && (bn_weight || !bn_bias) &&
                 mt_inputs_ok(ctx, in, n_in) && !mt_needs_grad(ctx, in, n_in);
     for (int k = 0; k < 4 && fold; k++) fold = !per_channel[k] || per_channel[k]->numel == O;
-    if (!fold) {
-        mt_tensor *y = mt_batch_norm(ctx, mt_conv2d(ctx, x, weight, bias, p), bn_weight, bn_bias, bn);
-        return relu ? mt_relu(ctx, y) : y;
-    }
     mt_window g;
     int64_t groups;
-    if (!conv_plan(ctx, x, weight, bias, p, &g, &groups)) return NULL;
+    if (fold && !conv_plan(ctx, x, weight, bias, p, &g, &groups)) return NULL;
+    if (fold && res) {
+        const int64_t shape[4] = {g.N, O, g.OH, g.OW};
+        fold = res->ndim == 4 && memcmp(res->shape, shape, sizeof shape) == 0;
+    }
+    if (!fold) {
+        mt_tensor *y = mt_batch_norm(ctx, mt_conv2d(ctx, x, weight, bias, p), bn_weight, bn_bias, bn);
+        if (res) y = mt_add(ctx, y, res);
+        return relu ? mt_relu(ctx, y) : y;
+    }
     const conv_dims d = dims_of(&g, O, groups);
     mt_tensor *out = mt_tensor_empty(ctx, 4, (int64_t[]){g.N, O, g.OH, g.OW});
     if (!out) return NULL;
@@ -342,9 +363,21 @@ mt_tensor *mt_conv2d_bn_eval(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_te
         for (int64_t k = 0; k < d.K; k++) wf[o * d.K + k] = weight->data[o * d.K + k] * scale;
         bf[o] = (bias ? bias->data[o] * scale : 0.0f) + shift;
     }
-    if (!forward(ctx, &g, groups, &d, x->data, wf, bf, relu, out->data)) return NULL;
+    if (!forward(ctx, &g, groups, &d, x->data, wf, bf, relu, res ? res->data : NULL, out->data)) return NULL;
     mt_ctx_release(ctx, before_scratch);
     return out;
+}
+
+mt_tensor *mt_conv2d_bn_eval(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bias, mt_conv2d_params p,
+                             mt_tensor *bn_weight, mt_tensor *bn_bias, mt_batch_norm_params bn, bool relu) {
+    return conv_bn_eval(ctx, x, weight, bias, p, bn_weight, bn_bias, bn, NULL, relu);
+}
+
+mt_tensor *mt_conv2d_bn_add_relu_eval(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bias,
+                                      mt_conv2d_params p, mt_tensor *bn_weight, mt_tensor *bn_bias,
+                                      mt_batch_norm_params bn, mt_tensor *residual) {
+    if (!residual) return mt_op_error(ctx, "conv2d_bn_add_relu", "the residual is NULL");
+    return conv_bn_eval(ctx, x, weight, bias, p, bn_weight, bn_bias, bn, residual, true);
 }
 
 /* Images per chunk of the backward pass: the chunk's column matrix stays around this
@@ -398,7 +431,7 @@ void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
             memset(xp, 0, (size_t)sp.xp_floats * sizeof(float)); /* the padding (shifted_fill) */
 #pragma omp for schedule(static)
             for (int64_t n = 0; n < g->N; n++)
-                shifted_image(&t, &sp, 1, g->C, boff, gout + n * O * P, wt, NULL, CONV_ADD, xp, xp + sp.xp_floats,
+                shifted_image(&t, &sp, 1, g->C, boff, gout + n * O * P, wt, NULL, CONV_ADD, NULL, xp, xp + sp.xp_floats,
                               x->grad + n * CHW);
         }
     }

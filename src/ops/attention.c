@@ -86,6 +86,48 @@ static inline __attribute__((always_inline)) v8 v8_max(v8 a, v8 b) {
     return a;
 }
 
+/* Rows out at once in the weighted sums below: independent accumulators, so that the
+ * FMAs of one output's sum do not wait on each other's latency. */
+#define SDPA_R 4
+
+/* acc[r] = sum over i < n of coef[i * ci + r * cr] * rows[i * ld .. + 8], for r < R. */
+static inline __attribute__((always_inline)) void weighted_rows(const int R, int64_t n, const float *restrict coef,
+                                                                int64_t ci, int64_t cr, const float *restrict rows,
+                                                                int64_t ld, v8 *acc) {
+    for (int r = 0; r < R; r++) acc[r] = (v8){0};
+    for (int64_t i = 0; i < n; i++) {
+        const v8 x = AT8(rows + i * ld);
+        for (int r = 0; r < R; r++) acc[r] += coef[i * ci + r * cr] * x;
+    }
+}
+
+/* Output row o (< nout), columns [0, width) (a multiple of 8): the sum over i < n of
+ * coef[i * ci + o * cr] times row i of `rows` (ld apart), stored to dst (rows ldo apart)
+ * or added to it. Each output sums in i order, SDPA_R outputs at a time. */
+static inline __attribute__((always_inline)) void weighted_sums(int64_t nout, int64_t n, int64_t width,
+                                                                const float *restrict coef, int64_t ci, int64_t cr,
+                                                                const float *restrict rows, int64_t ld, bool add,
+                                                                float *restrict dst, int64_t ldo) {
+    for (int64_t c = 0; c < width; c += 8) {
+        int64_t o = 0;
+        v8 acc[SDPA_R];
+        for (; o + SDPA_R <= nout; o += SDPA_R) {
+            weighted_rows(SDPA_R, n, coef + o * cr, ci, cr, rows + c, ld, acc);
+            for (int r = 0; r < SDPA_R; r++) {
+                float *d = dst + (o + r) * ldo + c;
+                if (add) AT8(d) += acc[r];
+                else AT8(d) = acc[r];
+            }
+        }
+        for (; o < nout; o++) {
+            weighted_rows(1, n, coef + o * cr, ci, cr, rows + c, ld, acc);
+            float *d = dst + o * ldo + c;
+            if (add) AT8(d) += acc[0];
+            else AT8(d) = acc[0];
+        }
+    }
+}
+
 /* The same for S <= 8 * nv keys, with each row of scores in nv registers rather than in
  * memory: the axpy above loads and stores the row once per c, and that store-to-load
  * chain, not the FMAs, was its cost. Kt is padded with zero columns to 8 * nv, and the
@@ -135,18 +177,13 @@ static inline __attribute__((always_inline)) void sdpa_forward_rows(const int nv
         for (int i = 0; i < 8; i++) sum += sv[i];
         const float inv = 1.0f / sum;
         for (int v = 0; v < nv; v++) AT8(pr + 8 * v) = AT8(pr + 8 * v) * inv;
-        if (E % 8 == 0) {
-            for (int64_t c = 0; c < E; c += 8) {
-                v8 ov = (v8){0};
-                for (int64_t j = 0; j < S; j++) ov += pr[j] * AT8(V + j * at.lde + c);
-                AT8(o + c) = ov;
-            }
-        } else {
+        if (E % 8 != 0) {
             for (int64_t c = 0; c < E; c++) o[c] = 0.0f;
             for (int64_t j = 0; j < S; j++)
                 for (int64_t c = 0; c < E; c++) o[c] += pr[j] * V[j * at.lde + c];
         }
     }
+    if (E % 8 == 0) weighted_sums(T, S, E, P, 1, SP, V, at.lde, false, O, at.lde); /* O = P V */
 }
 
 /* One (batch, head) of the backward: dP = dO V^T (an axpy over S, with V transposed
@@ -212,27 +249,9 @@ static inline __attribute__((always_inline)) void sdpa_backward_rows(
         for (int i = 0; i < 8; i++) dot += d[i];
         for (int v = 0; v < nv; v++) AT8(dS + t * SP + 8 * v) = AT8(P + t * SP + 8 * v) * (acc[v] - dot) * scale;
     }
-    if (dV)
-        for (int64_t j = 0; j < S; j++)
-            for (int64_t c = 0; c < E; c += 8) {
-                v8 a = (v8){0};
-                for (int64_t t = 0; t < T; t++) a += P[t * SP + j] * AT8(dO + t * at.lde + c);
-                AT8(dV + j * at.lde + c) += a;
-            }
-    if (dQ)
-        for (int64_t t = 0; t < T; t++)
-            for (int64_t c = 0; c < D; c += 8) {
-                v8 a = (v8){0};
-                for (int64_t j = 0; j < S; j++) a += dS[t * SP + j] * AT8(K + j * at.ldd + c);
-                AT8(dQ + t * at.ldd + c) += a;
-            }
-    if (dK)
-        for (int64_t j = 0; j < S; j++)
-            for (int64_t c = 0; c < D; c += 8) {
-                v8 a = (v8){0};
-                for (int64_t t = 0; t < T; t++) a += dS[t * SP + j] * AT8(Q + t * at.ldd + c);
-                AT8(dK + j * at.ldd + c) += a;
-            }
+    if (dV) weighted_sums(S, T, E, P, SP, 1, dO, at.lde, true, dV, at.lde);   /* dV += P^T dO */
+    if (dQ) weighted_sums(T, S, D, dS, 1, SP, K, at.ldd, true, dQ, at.ldd);  /* dQ += dS K */
+    if (dK) weighted_sums(S, T, D, dS, SP, 1, Q, at.ldd, true, dK, at.ldd);  /* dK += dS^T Q */
 }
 
 /* The forward of both entry points below, once s's sizes are set: out has `shape`. */

@@ -5,6 +5,7 @@
 #include "mytorch/ops.h"
 #include "test.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,6 +56,64 @@ MT_TEST(a_tensor_used_twice_gets_the_sum_of_its_gradients) {
     CHECK(x->grad[0] == 0.0f);
     mt_tensor_free(x);
     mt_ctx_free(ctx);
+}
+
+/* Backward ops that write every element of a gradient store their first term instead of
+ * adding it to a zeroed buffer (mt_tensor_grad_for_write). An arena tensor h read by all
+ * of them must still get the sum of their terms: the combined graph, run twice on the
+ * same context (so the second run's gradients land on the first run's leftovers), against
+ * the sum of one graph per op. A term stored over another, or added onto garbage, fails. */
+enum { WRITE_OPS = 6 };
+static mt_tensor *write_op(mt_ctx *ctx, int k, mt_tensor *h, mt_tensor *w, mt_tensor *lw) {
+    switch (k) {
+    case 0: return mt_gelu(ctx, h, false);
+    case 1: return mt_dropout(ctx, h, 0.3f, true);
+    case 2: return mt_layer_norm(ctx, h, 1, w, NULL, 1e-5f);
+    case 3: return mt_linear(ctx, h, lw, NULL);
+    case 4: return mt_add(ctx, h, h);
+    default: return mt_mul(ctx, mt_sub(ctx, h, w), h); /* broadcast w: accumulates */
+    }
+}
+
+static void write_ops_grad(int only, mt_ctx *ctx, mt_tensor *x, mt_tensor *w, mt_tensor *lw, float *grad) {
+    mt_tensor_zero_grad(x);
+    mt_rng_seed(mt_ctx_rng(ctx), 7); /* the same dropout mask in every graph */
+    mt_tensor *h = mt_mul_scalar(ctx, x, 1.5f), *loss = NULL;
+    for (int k = 0; k < WRITE_OPS; k++) {
+        if (only >= 0 && k != only) continue;
+        mt_tensor *term = mt_sum(ctx, mt_mul_scalar(ctx, write_op(ctx, k, h, w, lw), (float)(k + 1)));
+        loss = loss ? mt_add(ctx, loss, term) : term;
+    }
+    REQUIRE(mt_backward(ctx, loss));
+    memcpy(grad, x->grad, (size_t)x->numel * sizeof(float));
+    mt_ctx_reset(ctx);
+}
+
+MT_TEST(gradients_written_in_place_of_zeroing_still_sum) {
+    mt_rng rng;
+    mt_rng_seed(&rng, 4);
+    mt_tensor *x = mt_tensor_new(2, (int64_t[]){8, 16}, NULL), *w = mt_tensor_new(1, (int64_t[]){16}, NULL);
+    mt_tensor *lw = mt_tensor_new(2, (int64_t[]){8, 16}, NULL);
+    REQUIRE(x && w && lw);
+    for (int64_t i = 0; i < x->numel; i++) x->data[i] = mt_rng_uniform(&rng) - 0.5f;
+    for (int64_t i = 0; i < w->numel; i++) w->data[i] = mt_rng_uniform(&rng) + 0.5f;
+    for (int64_t i = 0; i < lw->numel; i++) lw->data[i] = mt_rng_uniform(&rng) - 0.5f;
+    x->requires_grad = true;
+    float all[2][128], sum[128] = {0}, one[128];
+    mt_ctx *ctx = mt_ctx_new();
+    for (int run = 0; run < 2; run++) write_ops_grad(-1, ctx, x, w, lw, all[run]);
+    for (int k = 0; k < WRITE_OPS; k++) {
+        write_ops_grad(k, ctx, x, w, lw, one);
+        for (int i = 0; i < 128; i++) sum[i] += one[i];
+    }
+    int bad = 0;
+    for (int run = 0; run < 2; run++)
+        for (int i = 0; i < 128; i++) bad += !(fabsf(all[run][i] - sum[i]) <= 1e-4f + 1e-4f * fabsf(sum[i]));
+    CHECK_MSG(bad == 0, "%d gradient entries are not the sum of the ops' terms", bad);
+    mt_ctx_free(ctx);
+    mt_tensor_free(x);
+    mt_tensor_free(w);
+    mt_tensor_free(lw);
 }
 
 MT_TEST(the_arena_stops_growing_after_the_first_step) {

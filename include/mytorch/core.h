@@ -74,6 +74,10 @@ void mt_tensor_zero_grad(mt_tensor *t);
  * Returns false when memory runs out. Used by backward functions. */
 struct mt_ctx;
 bool mt_tensor_ensure_grad(struct mt_ctx *ctx, mt_tensor *t);
+/* The same for a backward that writes every element of t's gradient: a gradient it
+ * creates in the arena is not zeroed, and *assign tells the caller to store (=) where it
+ * would add (+=); with a gradient already there (or a persistent t) *assign is false. */
+bool mt_tensor_grad_for_write(struct mt_ctx *ctx, mt_tensor *t, bool *assign);
 
 /* ---- the step context: arena, tape, grad mode, error ------------------------------ */
 

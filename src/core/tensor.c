@@ -90,6 +90,14 @@ static void zero_bytes(void *p, size_t bytes) {
     }
 }
 
+bool mt_tensor_grad_for_write(mt_ctx *ctx, mt_tensor *t, bool *assign) {
+    *assign = false;
+    if (t->grad || t->persistent) return mt_tensor_ensure_grad(ctx, t);
+    t->grad = mt_ctx_alloc_grad(ctx, mt_tensor_bytes(t));
+    *assign = t->grad != NULL;
+    return t->grad != NULL;
+}
+
 bool mt_tensor_ensure_grad(mt_ctx *ctx, mt_tensor *t) {
     if (t->grad) return true;
     size_t bytes = mt_tensor_bytes(t);

@@ -29,9 +29,13 @@ void mt_binary_backward(mt_ctx *ctx, mt_node *node) {
     if (!mt_rows_plan(ctx, out->ndim, out->shape, a, b, &plan)) return;
     for (int which = 0; which < 2; which++) {
         mt_tensor *t = node->in[which];
-        if (!t->requires_grad || !mt_tensor_ensure_grad(ctx, t)) continue;
+        /* A full operand (not broadcast) gets one term per element: written, not added. */
+        const bool full = which ? plan.full_b : plan.full_a;
+        bool assign = false;
+        if (!t->requires_grad || !(full ? mt_tensor_grad_for_write(ctx, t, &assign) : mt_tensor_ensure_grad(ctx, t)))
+            continue;
         mt_k_binary_backward((mt_binary_kind)node->i[0], which, &plan, a->data, b->data,
-                             out->data, out->grad, t->grad);
+                             out->data, out->grad, t->grad, assign);
     }
 }
 

@@ -56,10 +56,16 @@ mt_tensor *mt_dropout(mt_ctx *ctx, mt_tensor *x, float p, bool training) {
 
 void mt_dropout_backward(mt_ctx *ctx, mt_node *node) {
     mt_tensor *x = node->in[0];
-    if (!x->requires_grad || !mt_tensor_ensure_grad(ctx, x)) return;
+    bool assign;
+    if (!x->requires_grad || !mt_tensor_grad_for_write(ctx, x, &assign)) return;
     const dropout_saved s = *(const dropout_saved *)node->saved;
     const float *dy = node->out->grad;
     float *dx = x->grad;
+    if (assign) {
 #pragma omp parallel for simd if (x->numel > (1 << 15))
-    for (int64_t i = 0; i < x->numel; i++) dx[i] += dy[i] * dropout_scale(&s, i);
+        for (int64_t i = 0; i < x->numel; i++) dx[i] = dy[i] * dropout_scale(&s, i);
+    } else {
+#pragma omp parallel for simd if (x->numel > (1 << 15))
+        for (int64_t i = 0; i < x->numel; i++) dx[i] += dy[i] * dropout_scale(&s, i);
+    }
 }

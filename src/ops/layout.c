@@ -279,5 +279,5 @@ void mt_expand_backward(mt_ctx *ctx, mt_node *node) {
     mt_k_rows plan;
     if (!mt_rows_plan(ctx, out->ndim, out->shape, a, NULL, &plan)) return;
     /* The sum over the broadcast: the same loop as a broadcast add's gradient. */
-    mt_k_binary_backward(MT_K_ADD, 0, &plan, a->data, a->data, out->data, out->grad, a->grad);
+    mt_k_binary_backward(MT_K_ADD, 0, &plan, a->data, a->data, out->data, out->grad, a->grad, false);
 }

@@ -139,8 +139,9 @@ void mt_linear_backward(mt_ctx *ctx, mt_node *node) {
     int64_t O = w->shape[0], I = w->shape[1];
     int64_t R = out->numel / (O ? O : 1);
     ctx->flops += 2.0 * (double)(R * O * I) * ((x->requires_grad ? 1 : 0) + (w->requires_grad ? 1 : 0));
-    if (x->requires_grad && mt_tensor_ensure_grad(ctx, x)) /* dX = dOut @ W */
-        mt_sgemm(false, false, R, I, O, 1.0f, out->grad, O, w->data, I, 1.0f, x->grad, I);
+    bool assign;
+    if (x->requires_grad && mt_tensor_grad_for_write(ctx, x, &assign)) /* dX (+)= dOut @ W */
+        mt_sgemm(false, false, R, I, O, 1.0f, out->grad, O, w->data, I, assign ? 0.0f : 1.0f, x->grad, I);
     if (w->requires_grad && mt_tensor_ensure_grad(ctx, w)) /* dW = dOut^T @ X */
         mt_sgemm(true, false, O, I, R, 1.0f, out->grad, O, x->data, I, 1.0f, w->grad, I);
     if (bias && bias->requires_grad && mt_tensor_ensure_grad(ctx, bias)) {

@@ -43,10 +43,12 @@ mt_tensor *mt_layer_norm(mt_ctx *ctx, mt_tensor *x, int n_dims, mt_tensor *weigh
 void mt_layer_norm_backward(mt_ctx *ctx, mt_node *node) {
     mt_tensor *x = node->in[0], *w = node->n_in > 1 ? node->in[1] : NULL, *b = node->n_in > 2 ? node->in[2] : NULL;
     const ln_saved *s = node->saved;
-    float *dx = x->requires_grad && mt_tensor_ensure_grad(ctx, x) ? x->grad : NULL;
+    bool assign = false;
+    float *dx = x->requires_grad && mt_tensor_grad_for_write(ctx, x, &assign) ? x->grad : NULL;
     float *dw = w && w->requires_grad && mt_tensor_ensure_grad(ctx, w) ? w->grad : NULL;
     float *db = b && b->requires_grad && mt_tensor_ensure_grad(ctx, b) ? b->grad : NULL;
-    mt_k_layer_norm_backward(s->M, s->D, x->data, w ? w->data : NULL, s->mean, s->invstd, node->out->grad, dx, dw, db);
+    mt_k_layer_norm_backward(s->M, s->D, x->data, w ? w->data : NULL, s->mean, s->invstd, node->out->grad, dx, assign,
+                             dw, db);
 }
 
 mt_tensor *mt_gelu(mt_ctx *ctx, mt_tensor *x, bool tanh_approx) {
@@ -61,6 +63,7 @@ mt_tensor *mt_gelu(mt_ctx *ctx, mt_tensor *x, bool tanh_approx) {
 
 void mt_gelu_backward(mt_ctx *ctx, mt_node *node) {
     mt_tensor *x = node->in[0];
-    if (!x->requires_grad || !mt_tensor_ensure_grad(ctx, x)) return;
-    mt_k_gelu_backward(x->numel, x->data, node->out->grad, x->grad, node->i[0] != 0);
+    bool assign;
+    if (!x->requires_grad || !mt_tensor_grad_for_write(ctx, x, &assign)) return;
+    mt_k_gelu_backward(x->numel, x->data, node->out->grad, x->grad, assign, node->i[0] != 0);
 }

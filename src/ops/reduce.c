@@ -36,7 +36,7 @@ static mt_tensor *reduce(mt_ctx *ctx, int op, mt_tensor *a, uint32_t mask,
     mt_k_rows plan;
     if (!mt_rows_plan(ctx, a->ndim, a->shape, a, &kept, &plan)) return NULL;
     /* out += a along the broadcast: the same loop as the gradient of a broadcast add. */
-    mt_k_binary_backward(MT_K_ADD, 1, &plan, a->data, kept.data, a->data, a->data, out->data);
+    mt_k_binary_backward(MT_K_ADD, 1, &plan, a->data, kept.data, a->data, a->data, out->data, false);
     float scale = mean ? (count ? 1.0f / (float)count : NAN) : 1.0f;
     if (mean)
         for (int64_t i = 0; i < out->numel; i++) out->data[i] *= scale;

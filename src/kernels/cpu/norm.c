@@ -44,7 +44,7 @@ void mt_k_layer_norm(int64_t M, int64_t D, const float *x, const float *w, const
 #define LN_COLS 16
 
 void mt_k_layer_norm_backward(int64_t M, int64_t D, const float *x, const float *w, const float *mean,
-                              const float *invstd, const float *dy, float *dx, float *dw, float *db) {
+                              const float *invstd, const float *dy, float *dx, bool assign, float *dw, float *db) {
     if (dx) {
 #pragma omp parallel for if (M * D > (1 << 15))
         for (int64_t r = 0; r < M; r++) {
@@ -62,7 +62,7 @@ void mt_k_layer_norm_backward(int64_t M, int64_t D, const float *x, const float 
 #pragma omp simd
             for (int64_t k = 0; k < D; k++) {
                 float xhat = (xr[k] - m) * is;
-                d[k] += is * (g[k] * (w ? w[k] : 1.0f) - a - xhat * c);
+                d[k] = (assign ? 0.0f : d[k]) + is * (g[k] * (w ? w[k] : 1.0f) - a - xhat * c);
             }
         }
     }
@@ -109,20 +109,20 @@ void mt_k_gelu(int64_t n, const float *x, float *y, bool tanh_approx) {
     }
 }
 
-void mt_k_gelu_backward(int64_t n, const float *x, const float *dy, float *dx, bool tanh_approx) {
+void mt_k_gelu_backward(int64_t n, const float *x, const float *dy, float *dx, bool assign, bool tanh_approx) {
     if (tanh_approx) {
 #pragma omp parallel for simd if (n > (1 << 15))
         for (int64_t i = 0; i < n; i++) {
             float v = x[i];
             float t = tanhf(SQRT_2_OVER_PI * (v + GELU_C * v * v * v));
-            dx[i] += (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * SQRT_2_OVER_PI * (1.0f + 3.0f * GELU_C * v * v)) *
+            dx[i] = (assign ? 0.0f : dx[i]) + (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * SQRT_2_OVER_PI * (1.0f + 3.0f * GELU_C * v * v)) *
                      dy[i];
         }
     } else {
 #pragma omp parallel for simd if (n > (1 << 15))
         for (int64_t i = 0; i < n; i++) {
             float v = x[i];
-            dx[i] += (0.5f * (1.0f + erff(v * 0.70710678118654752f)) + v * expf(-0.5f * v * v) * 0.3989422804014327f) *
+            dx[i] = (assign ? 0.0f : dx[i]) + (0.5f * (1.0f + erff(v * 0.70710678118654752f)) + v * expf(-0.5f * v * v) * 0.3989422804014327f) *
                      dy[i];
         }
     }

@@ -9,12 +9,12 @@
  * each row's mean and invstd. */
 void mt_k_layer_norm(int64_t M, int64_t D, const float *x, const float *w, const float *b, float eps,
                      float *y, float *mean, float *invstd);
-/* Accumulates dx (if non-NULL), dw and db (if non-NULL) from dy. */
+/* Accumulates dx (if non-NULL; stores it when assign), dw and db (if non-NULL) from dy. */
 void mt_k_layer_norm_backward(int64_t M, int64_t D, const float *x, const float *w, const float *mean,
-                              const float *invstd, const float *dy, float *dx, float *dw, float *db);
+                              const float *invstd, const float *dy, float *dx, bool assign, float *dw, float *db);
 /* GELU: 0.5 x (1 + erf(x / sqrt 2)), or the tanh approximation. */
 void mt_k_gelu(int64_t n, const float *x, float *y, bool tanh_approx);
-/* dx += gelu'(x) * dy. */
-void mt_k_gelu_backward(int64_t n, const float *x, const float *dy, float *dx, bool tanh_approx);
+/* dx += gelu'(x) * dy, or dx = when assign. */
+void mt_k_gelu_backward(int64_t n, const float *x, const float *dy, float *dx, bool assign, bool tanh_approx);
 
 #endif

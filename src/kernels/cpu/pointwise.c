@@ -127,13 +127,14 @@ static inline float dgrad(mt_binary_kind k, int which, float a, float b, float o
 }
 
 void mt_k_binary_backward(mt_binary_kind k, int which, const mt_k_rows *p, const float *a,
-                          const float *b, const float *out, const float *gout, float *g) {
+                          const float *b, const float *out, const float *gout, float *g, bool assign) {
     const int64_t L = p->L;
     const int64_t *off = which ? p->off_b : p->off_a;
     const int s = which ? p->sb : p->sa;
     /* Rows write disjoint parts of g only when this operand is not broadcast; otherwise
      * one thread, so that the sums stay deterministic. */
     bool disjoint = which ? p->full_b : p->full_a;
+    assign = assign && disjoint && s; /* only where each element gets exactly one term */
     /* Rows in blocks of at most BLOCK elements, so that one long row (two tensors of the
      * same shape) is shared by the threads too; in order when on one thread. */
     enum { BLOCK = 1 << 14 };
@@ -147,13 +148,19 @@ void mt_k_binary_backward(mt_binary_kind k, int which, const mt_k_rows *p, const
             const int64_t end = (blk + 1) * BLOCK < L ? (blk + 1) * BLOCK : L;
             if (s && (k == MT_K_ADD || k == MT_K_SUB)) { /* a residual's add: one vector add */
                 const float sign = k == MT_K_SUB && which ? -1.0f : 1.0f;
+                if (assign) {
 #pragma omp simd
-                for (int64_t j = blk * BLOCK; j < end; j++) gt[j] += sign * gr[j];
+                    for (int64_t j = blk * BLOCK; j < end; j++) gt[j] = sign * gr[j];
+                } else {
+#pragma omp simd
+                    for (int64_t j = blk * BLOCK; j < end; j++) gt[j] += sign * gr[j];
+                }
                 continue;
             }
             for (int64_t j = blk * BLOCK; j < end; j++) {
                 float v = dgrad(k, which, ar[j * p->sa], br[j * p->sb], o[j], gr[j]);
-                if (s) gt[j] += v;
+                if (assign) gt[j] = v;
+                else if (s) gt[j] += v;
                 else gt[0] += v;
             }
         }

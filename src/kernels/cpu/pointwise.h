@@ -37,8 +37,9 @@ typedef struct {
 void mt_k_binary_forward(mt_binary_kind k, const mt_k_rows *p, const float *a, const float *b,
                          float *out);
 /* Accumulates the gradient of operand `which` (0: a, 1: b) from gout into g (shaped like
- * that operand): g[off + j*s] += d(out)/d(operand) * gout. */
+ * that operand): g[off + j*s] += d(out)/d(operand) * gout; with assign, for an operand that
+ * is not broadcast, stores it instead (g need not be zeroed). */
 void mt_k_binary_backward(mt_binary_kind k, int which, const mt_k_rows *p, const float *a,
-                          const float *b, const float *out, const float *gout, float *g);
+                          const float *b, const float *out, const float *gout, float *g, bool assign);
 
 #endif

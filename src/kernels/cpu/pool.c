@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdbool.h>
+#include <string.h>
 
 #define PLANES(g) ((g)->N * (g)->C)
 #define PAR(g) if (PLANES(g) * (g)->OH * (g)->OW * (g)->KH * (g)->KW > (1 << 15))
@@ -19,23 +20,65 @@ static void interior(int64_t n, int64_t k, int64_t stride, int64_t pad, int64_t 
 /* One output of max pooling, with every index checked against the padding. NaN wins,
  * as in PyTorch: a NaN replaces the best value and only a later NaN replaces it. */
 static void max_pool_checked(const mt_window *g, const float *in, int64_t oh, int64_t ow, float *y, int32_t *argmax) {
+    /* The window's taps that fall inside the image: i in [i0, i1), j in [j0, j1). */
+    const int64_t h0 = oh * g->SH - g->PH, w0 = ow * g->SW - g->PW;
+    const bool dil = g->DH != 1 || g->DW != 1; /* divisions only when dilated */
+    const int64_t i0 = h0 >= 0 ? 0 : dil ? (-h0 + g->DH - 1) / g->DH : -h0;
+    const int64_t j0 = w0 >= 0 ? 0 : dil ? (-w0 + g->DW - 1) / g->DW : -w0;
+    int64_t i1 = dil ? (g->H - h0 + g->DH - 1) / g->DH : g->H - h0, j1 = dil ? (g->W - w0 + g->DW - 1) / g->DW : g->W - w0;
+    i1 = i1 < g->KH ? i1 : g->KH;
+    j1 = j1 < g->KW ? j1 : g->KW;
     float best = -INFINITY;
     int64_t at = -1;
-    for (int64_t i = 0; i < g->KH; i++) {
-        int64_t h = oh * g->SH - g->PH + i * g->DH;
-        if (h < 0 || h >= g->H) continue;
-        for (int64_t j = 0; j < g->KW; j++) {
-            int64_t w = ow * g->SW - g->PW + j * g->DW;
-            if (w < 0 || w >= g->W) continue;
-            float v = in[h * g->W + w];
-            if (v > best || at < 0 || isnan(v)) {
-                best = v;
-                at = h * g->W + w;
-            }
+    for (int64_t i = i0; i < i1; i++)
+        for (int64_t j = j0; j < j1; j++) {
+            const int64_t k = (h0 + i * g->DH) * g->W + w0 + j * g->DW;
+            const float v = in[k];
+            /* Masks, not branches (which random data mispredicts half the time). */
+            const int64_t take = -(int64_t)((v > best) | (at < 0) | (v != v));
+            int32_t vb, bb;
+            memcpy(&vb, &v, sizeof vb);
+            memcpy(&bb, &best, sizeof bb);
+            bb = (int32_t)((vb & take) | (bb & ~take));
+            memcpy(&best, &bb, sizeof best);
+            at = (k & take) | (at & ~take);
         }
-    }
     *y = best;
     *argmax = (int32_t)at;
+}
+
+typedef float pool_v8 __attribute__((vector_size(32)));
+typedef int32_t pool_i8 __attribute__((vector_size(32)));
+/* 8 floats or int32s at any 4-byte address. */
+typedef float pool_v8u __attribute__((vector_size(32), aligned(4), may_alias));
+typedef int32_t pool_i8u __attribute__((vector_size(32), aligned(4), may_alias));
+
+/* Outputs [ow_lo, ow_hi) (at least 8) of one row of stride-1 windows, 8 at a time, their
+ * window rows i0 to i1 - 1 inside the image (all KW columns): the elements in
+ * max_pool_checked's order, each compared for 8 outputs with the
+ * running best and its index held in registers (a select, not a branch: NaN wins, ties
+ * keep the first). The last 8 overlap the ones before when the run is not a multiple of
+ * 8; those outputs are computed twice, to the same values. */
+static inline __attribute__((always_inline)) void max_pool_run8(int64_t i0, int64_t i1, const int64_t KW, int64_t W,
+                                                              int64_t top, int64_t ow_lo, int64_t ow_hi,
+                                                              const float *restrict in, float *restrict yr,
+                                                              int32_t *restrict ar) {
+    const pool_i8 lane = {0, 1, 2, 3, 4, 5, 6, 7};
+    for (int64_t ow = ow_lo; ow < ow_hi; ow += 8) {
+        const int64_t o = ow + 8 <= ow_hi ? ow : ow_hi - 8, at0 = top + o;
+        pool_v8 best = *(const pool_v8u *)(in + at0 + i0 * W);
+        pool_i8 at = lane + (int32_t)(at0 + i0 * W);
+        for (int64_t i = i0; i < i1; i++)
+            for (int64_t j = (i == i0); j < KW; j++) {
+                const int64_t off = at0 + i * W + j;
+                const pool_v8 v = *(const pool_v8u *)(in + off);
+                const pool_i8 take = (v > best) | (v != v);
+                best = (pool_v8)(((pool_i8)v & take) | ((pool_i8)best & ~take));
+                at = ((lane + (int32_t)off) & take) | (at & ~take);
+            }
+        *(pool_v8u *)(yr + o) = best;
+        *(pool_i8u *)(ar + o) = at;
+    }
 }
 
 /* One (n, c) plane. Long rows of windows inside the image run with the output column as
@@ -53,6 +96,16 @@ static inline __attribute__((always_inline)) void max_pool_plane(const mt_window
         float *restrict yr = y + oh * g->OW;
         int32_t *restrict ar = argmax + oh * g->OW;
         if (oh < oh_lo || oh >= oh_hi) {
+            if (SW == 1 && ow_hi - ow_lo >= 8) { /* a top or bottom row: its middle still in vectors */
+                const int64_t h0 = oh * g->SH - g->PH, i0 = h0 < 0 ? -h0 : 0;
+                const int64_t i1 = g->H - h0 < KH ? g->H - h0 : KH;
+                for (int64_t ow = 0; ow < ow_lo; ow++) max_pool_checked(g, in, oh, ow, &yr[ow], &ar[ow]);
+                for (int64_t ow = ow_hi; ow < g->OW; ow++) max_pool_checked(g, in, oh, ow, &yr[ow], &ar[ow]);
+                if (i0 < i1) max_pool_run8(i0, i1, KW, W, h0 * W - g->PW, ow_lo, ow_hi, in, yr, ar);
+                else
+                    for (int64_t ow = ow_lo; ow < ow_hi; ow++) max_pool_checked(g, in, oh, ow, &yr[ow], &ar[ow]);
+                continue;
+            }
             for (int64_t ow = 0; ow < g->OW; ow++) max_pool_checked(g, in, oh, ow, &yr[ow], &ar[ow]);
             continue;
         }
@@ -74,6 +127,10 @@ static inline __attribute__((always_inline)) void max_pool_plane(const mt_window
                 yr[ow] = best;
                 ar[ow] = (int32_t)at;
             }
+            continue;
+        }
+        if (SW == 1) { /* the run 8 outputs at a time, best value and index in registers */
+            max_pool_run8(0, KH, KW, W, top, ow_lo, ow_hi, in, yr, ar);
             continue;
         }
         for (int64_t ow = ow_lo; ow < ow_hi; ow++) {

@@ -91,28 +91,51 @@ static inline float apply(mt_binary_kind k, float a, float b) {
     return 0.0f;
 }
 
+/* o[j] = a[j * sa] (op) b[j * sb] for j < n (sa, sb: 0 or 1), for one constant k. */
+static inline __attribute__((always_inline)) void binary_row_k(const mt_binary_kind k, int64_t n, const float *a,
+                                                               int64_t sa, const float *b, int64_t sb, float *o) {
+    if (sa && sb) {
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++) o[j] = apply(k, a[j], b[j]);
+    } else if (sa) {
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++) o[j] = apply(k, a[j], b[0]);
+    } else if (sb) {
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++) o[j] = apply(k, a[0], b[j]);
+    } else {
+        for (int64_t j = 0; j < n; j++) o[j] = apply(k, a[0], b[0]);
+    }
+}
+
+/* The switch on k outside the loops (a switch inside kept them scalar: a same-shape add
+ * of 70k floats took 49 us instead of 7). */
+static void binary_row(mt_binary_kind k, int64_t n, const float *a, int64_t sa, const float *b, int64_t sb,
+                       float *o) {
+    switch (k) {
+    case MT_K_ADD: binary_row_k(MT_K_ADD, n, a, sa, b, sb, o); break;
+    case MT_K_SUB: binary_row_k(MT_K_SUB, n, a, sa, b, sb, o); break;
+    case MT_K_MUL: binary_row_k(MT_K_MUL, n, a, sa, b, sb, o); break;
+    case MT_K_DIV: binary_row_k(MT_K_DIV, n, a, sa, b, sb, o); break;
+    }
+}
+
 void mt_k_binary_forward(mt_binary_kind k, const mt_k_rows *p, const float *a, const float *b,
                          float *out) {
     const int64_t L = p->L;
-    if (p->rows == 1 && p->sa && p->sb) { /* same shapes: one long row, split it instead */
-#pragma omp parallel for simd if (L > PAR_N)
-        for (int64_t j = 0; j < L; j++) out[j] = apply(k, a[j], b[j]);
+    if (p->rows == 1 && p->sa && p->sb) { /* same shapes: one long row, split it in blocks */
+        enum { BLOCK = 1 << 14 };
+        const int64_t blocks = (L + BLOCK - 1) / BLOCK;
+#pragma omp parallel for if (L > PAR_N)
+        for (int64_t blk = 0; blk < blocks; blk++) {
+            const int64_t at = blk * BLOCK, n = L - at < BLOCK ? L - at : BLOCK;
+            binary_row(k, n, a + at, 1, b + at, 1, out + at);
+        }
         return;
     }
 #pragma omp parallel for if (p->rows * L > PAR_N)
-    for (int64_t r = 0; r < p->rows; r++) {
-        const float *ar = a + p->off_a[r], *br = b + p->off_b[r];
-        float *o = out + r * L;
-        if (p->sa && p->sb) {
-            for (int64_t j = 0; j < L; j++) o[j] = apply(k, ar[j], br[j]);
-        } else if (p->sa) {
-            for (int64_t j = 0; j < L; j++) o[j] = apply(k, ar[j], br[0]);
-        } else if (p->sb) {
-            for (int64_t j = 0; j < L; j++) o[j] = apply(k, ar[0], br[j]);
-        } else {
-            for (int64_t j = 0; j < L; j++) o[j] = apply(k, ar[0], br[0]);
-        }
-    }
+    for (int64_t r = 0; r < p->rows; r++)
+        binary_row(k, L, a + p->off_a[r], p->sa, b + p->off_b[r], p->sb, out + r * L);
 }
 
 /* d(out)/d(a) and d(out)/d(b) for each op, times the incoming gradient. */

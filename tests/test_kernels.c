@@ -48,7 +48,8 @@ MT_TEST(sgemm_matches_reference) {
 
 /* The GEMMs mt_sgemm gives its own threaded kernel (alpha 1, beta 0 or 1, N a multiple
  * of 8: the linear layers) equal mt_sgemm_ref with every transpose: the ViT's and fcn's
- * shapes and ones with edge tiles. With beta = 0, C starts as NaN, which must not leak. */
+ * shapes and ones with edge tiles. With beta = 0, C starts as NaN, which must not leak;
+ * so does mt_sgemm_nt_bias's (the bias in the kernel's accumulators). */
 MT_TEST(sgemm_small_shapes_match_reference) {
     const int64_t shapes[][3] = {{1088, 64, 64}, {1088, 128, 64}, {64, 64, 1088}, {100, 64, 128},
                                  {7, 16, 5},      {13, 24, 33},    {1, 8, 1},      {33, 256, 70}};
@@ -78,6 +79,27 @@ MT_TEST(sgemm_small_shapes_match_reference) {
                 }
             CHECK_MSG(bad == 0 && outside == 0, "sgemm %lldx%lldx%lld ta=%d tb=%d beta=%g: %d differ, %d outside C",
                       (long long)M, (long long)N, (long long)K, ta, tb, (double)beta, bad, outside);
+            if (tb && !ta && beta == 0.0f) { /* a linear layer's forward: x @ W^T + bias, over NaN */
+                float *bias = malloc((size_t)N * sizeof(float));
+                REQUIRE(bias);
+                for (int64_t j = 0; j < N; j++) bias[j] = mt_rng_uniform(&rng) - 0.5f;
+                for (int64_t i = 0; i < M; i++)
+                    for (int64_t j = 0; j < N; j++) {
+                        C1[i * ldc + j] = NAN;
+                        C2[i * ldc + j] = bias[j];
+                    }
+                mt_sgemm_nt_bias(M, N, K, A, lda, B, ldb, bias, C1, ldc);
+                mt_sgemm_ref(false, true, M, N, K, 1.0f, A, lda, B, ldb, 1.0f, C2, ldc);
+                bad = 0;
+                for (int64_t i = 0; i < M; i++)
+                    for (int64_t j = 0; j < N; j++) {
+                        float x = C1[i * ldc + j], y = C2[i * ldc + j];
+                        bad += !(fabsf(x - y) <= 1e-4f + 1e-4f * fabsf(y));
+                    }
+                CHECK_MSG(bad == 0, "sgemm_nt_bias %lldx%lldx%lld: %d differ", (long long)M, (long long)N, (long long)K,
+                          bad);
+                free(bias);
+            }
             free(A);
             free(B);
             free(C1);

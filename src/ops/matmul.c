@@ -122,12 +122,7 @@ mt_tensor *mt_linear(mt_ctx *ctx, mt_tensor *x, mt_tensor *w, mt_tensor *bias) {
     if (!out) return NULL;
     int64_t R = 1;
     for (int d = 0; d < x->ndim - 1; d++) R *= x->shape[d];
-    if (bias) {
-        /* Start from the bias in every row, then GEMM with beta = 1. */
-#pragma omp parallel for if (R * O > (1 << 15))
-        for (int64_t r = 0; r < R; r++) memcpy(out->data + r * O, bias->data, (size_t)O * sizeof(float));
-    }
-    mt_sgemm(false, true, R, O, I, 1.0f, x->data, I, w->data, I, bias ? 1.0f : 0.0f, out->data, O);
+    mt_sgemm_nt_bias(R, O, I, x->data, I, w->data, I, bias ? bias->data : NULL, out->data, O);
     ctx->flops += 2.0 * (double)(R * O * I);
     mt_record(ctx, MT_OP_LINEAR, out, in, bias ? 3 : 2);
     return out;

@@ -94,11 +94,12 @@ void mt_blas_set_num_threads(int n) {
 /* The GEMMs of small linear layers (N and K in the tens to hundreds) on the register-tiled
  * kernel: a BLAS packs both operands and wakes its threads for each call, which at these
  * sizes costs as much as the multiply. Plain alpha = 1 and beta = 0 or 1 only; a
- * transposed B (x @ W^T) is transposed into a stack buffer first. Returns false for the
- * shapes it leaves to the BLAS. */
+ * transposed B (x @ W^T) is transposed into a stack buffer first; col_bias (beta = 0
+ * only) starts every row of C. Returns false for the shapes it leaves to the BLAS. */
 static bool small_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
-                       int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
-    if (alpha != 1.0f || (beta != 0.0f && beta != 1.0f) || N % 8 != 0 || N > 256 || K > 2048) return false;
+                       int64_t lda, const float *B, int64_t ldb, const float *col_bias, float beta, float *C,
+                       int64_t ldc) {
+    if (alpha != 1.0f || (beta != 0.0f && beta != 1.0f) || N % 8 != 0 || N > 256 || K > 2048 || K == 0) return false;
     if (trans_b && N * K > SMALL_BT) return false;
     float bt[SMALL_BT];
     if (trans_b) {
@@ -107,8 +108,20 @@ static bool small_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t
         B = bt;
         ldb = N;
     }
-    mt_k_gemm_threaded(trans_a, M, N, K, A, lda, B, ldb, beta == 1.0f, C, ldc);
+    mt_k_gemm_threaded(trans_a, M, N, K, A, lda, B, ldb, beta == 0.0f ? col_bias : NULL, beta == 1.0f, C, ldc);
     return true;
+}
+
+void mt_sgemm_nt_bias(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
+                      const float *bias, float *C, int64_t ldc) {
+    pthread_once(&once, load_blas);
+    if (M == 0 || N == 0) return;
+    if (small_gemm(false, true, M, N, K, 1.0f, A, lda, B, ldb, bias, 0.0f, C, ldc)) return;
+    if (bias) {
+#pragma omp parallel for if (M * N > (1 << 15))
+        for (int64_t r = 0; r < M; r++) memcpy(C + r * ldc, bias, (size_t)N * sizeof(float));
+    }
+    mt_sgemm(false, true, M, N, K, 1.0f, A, lda, B, ldb, bias ? 1.0f : 0.0f, C, ldc);
 }
 
 void mt_sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
@@ -116,7 +129,7 @@ void mt_sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float
               int64_t ldc) {
     pthread_once(&once, load_blas);
     if (M == 0 || N == 0) return;
-    if (K > 0 && small_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
+    if (small_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, NULL, beta, C, ldc)) return;
     if (K == 0) { /* an empty sum: C = beta * C (BLAS libraries reject lda = 0) */
         mt_sgemm_ref(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;

@@ -12,6 +12,12 @@
 void mt_sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
               const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
               int64_t ldc);
+/* C (M x N) = A (M x K) @ B^T (B is N x K) + bias on every row (bias may be NULL): a
+ * linear layer's forward. On mt_sgemm's small-GEMM path the bias starts the kernel's
+ * accumulators (one pass over C); otherwise it is copied into C's rows by the threads and
+ * the GEMM adds to it (beta = 1). */
+void mt_sgemm_nt_bias(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
+                      const float *bias, float *C, int64_t ldc);
 /* The same in plain C: the fallback when no BLAS loads, and the reference that
  * tests/test_kernels.c holds the BLAS path to. */
 void mt_sgemm_ref(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,

@@ -28,18 +28,20 @@ typedef float v8 __attribute__((vector_size(32)));
 /* Likewise row r of A starts at A + aoff[r] when aoff is given. */
 #define AROW(r) (aoff ? aoff[r] : (r) * lda)
 
-/* C[0:mr, 0:8*nv] = A[0:mr, :] @ B[:, 0:8*nv] + bias, for nv = 1 or 2 vectors wide; or
- * C += A @ B when add. A's element (r, k) is at row r's start + k * lak: lak = 1 for A
+/* C[0:mr, 0:8*nv] = A[0:mr, :] @ B[:, 0:8*nv] + bias, for nv = 1 or 2 vectors wide (bias
+ * per row; or cbias per column, added first: cbias + a0 b0 + a1 b1 + ...); or C += A @ B
+ * when add. A's element (r, k) is at row r's start + k * lak: lak = 1 for A
  * as stored, lak = lda (with rows 1 apart) for the transpose of a stored matrix. */
 INLINE void nn_tile(int mr, int nv, int64_t K, const float *A, int64_t lda, int64_t lak, const int64_t *aoff,
-                    const float *B, int64_t ldb, const int64_t *boff, const float *bias, bool add, float *C,
-                    int64_t ldc) {
+                    const float *B, int64_t ldb, const int64_t *boff, const float *bias, const float *cbias, bool add,
+                    float *C, int64_t ldc) {
     v8 acc[NN_MR][2];
     const float *arow[NN_MR];
     for (int r = 0; r < mr; r++) arow[r] = A + AROW(r);
     for (int r = 0; r < mr; r++)
         for (int v = 0; v < nv; v++) {
             if (add) LOAD8(acc[r][v], C + r * ldc + 8 * v);
+            else if (cbias) LOAD8(acc[r][v], cbias + 8 * v);
             else acc[r][v] = (v8){0};
         }
     for (int64_t k = 0; k < K; k++) {
@@ -71,12 +73,12 @@ static void nn_columns(int64_t M, int64_t w, int64_t K, const float *A, int64_t 
 
 /* Rows i0.. of C for columns [j, j + 8 * nv): full tiles of NN_MR rows, then the rest. */
 INLINE void nn_panel(int nv, int64_t M, int64_t K, const float *A, int64_t lda, int64_t lak, const int64_t *aoff,
-                     const float *B, int64_t ldb, const int64_t *boff, const float *bias, bool add, float *C,
-                     int64_t ldc) {
+                     const float *B, int64_t ldb, const int64_t *boff, const float *bias, const float *cbias, bool add,
+                     float *C, int64_t ldc) {
     int64_t i = 0;
 #define NN_TILE(mr)                                                                                        \
     nn_tile(mr, nv, K, aoff ? A : A + i * lda, lda, lak, aoff ? aoff + i : NULL, B, ldb, boff,             \
-            bias ? bias + i : NULL, add, C + i * ldc, ldc)
+            bias ? bias + i : NULL, cbias, add, C + i * ldc, ldc)
     for (; i + NN_MR <= M; i += NN_MR) NN_TILE(NN_MR);
     switch (M - i) {
     case 5: NN_TILE(5); break;
@@ -97,7 +99,7 @@ static void nn_tail_indirect(int64_t M, int64_t w, int64_t K, const float *A, in
     float tile[NN_MR * 8];
     for (int64_t i = 0; i < M; i += NN_MR) {
         const int64_t mr = M - i < NN_MR ? M - i : NN_MR;
-        nn_panel(1, mr, K, A + i * lda, lda, 1, NULL, B, 0, boff, bias ? bias + i : NULL, false, tile, 8);
+        nn_panel(1, mr, K, A + i * lda, lda, 1, NULL, B, 0, boff, bias ? bias + i : NULL, NULL, false, tile, 8);
         for (int64_t r = 0; r < mr; r++) memcpy(C + (i + r) * ldc, tile + r * 8, (size_t)w * sizeof(float));
     }
 }
@@ -105,9 +107,9 @@ static void nn_tail_indirect(int64_t M, int64_t w, int64_t K, const float *A, in
 INLINE void gemm_nn(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
                     const int64_t *boff, const float *bias, float *C, int64_t ldc) {
     int64_t j = 0;
-    for (; j + 16 <= N; j += 16) nn_panel(2, M, K, A, lda, 1, NULL, B + j, ldb, boff, bias, false, C + j, ldc);
+    for (; j + 16 <= N; j += 16) nn_panel(2, M, K, A, lda, 1, NULL, B + j, ldb, boff, bias, NULL, false, C + j, ldc);
     if (j + 8 <= N) {
-        nn_panel(1, M, K, A, lda, 1, NULL, B + j, ldb, boff, bias, false, C + j, ldc);
+        nn_panel(1, M, K, A, lda, 1, NULL, B + j, ldb, boff, bias, NULL, false, C + j, ldc);
         j += 8;
     }
     if (j == N) return;
@@ -128,27 +130,28 @@ void mt_k_gemm_nn_indirect(int64_t M, int64_t N, int64_t K, const float *A, int6
 void mt_k_gemm_nn_add_indirect_a(int64_t M, int64_t N, int64_t K, const float *A, const int64_t *aoff,
                                  const float *B, int64_t ldb, float *C, int64_t ldc) {
     int64_t j = 0;
-    for (; j + 16 <= N; j += 16) nn_panel(2, M, K, A, 0, 1, aoff, B + j, ldb, NULL, NULL, true, C + j, ldc);
-    if (j + 8 <= N) nn_panel(1, M, K, A, 0, 1, aoff, B + j, ldb, NULL, NULL, true, C + j, ldc);
+    for (; j + 16 <= N; j += 16) nn_panel(2, M, K, A, 0, 1, aoff, B + j, ldb, NULL, NULL, NULL, true, C + j, ldc);
+    if (j + 8 <= N) nn_panel(1, M, K, A, 0, 1, aoff, B + j, ldb, NULL, NULL, NULL, true, C + j, ldc);
 }
 
 /* Rows [0, M) of mt_k_gemm_threaded's C: C (+)= op(A) @ B, 16 then 8 columns at a time. */
 INLINE void gemm_rows(bool trans_a, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
-                      int64_t ldb, bool add, float *C, int64_t ldc) {
+                      int64_t ldb, const float *cb, bool add, float *C, int64_t ldc) {
     const int64_t rs = trans_a ? 1 : lda, ks = trans_a ? lda : 1;
     int64_t j = 0;
-    for (; j + 16 <= N; j += 16) nn_panel(2, M, K, A, rs, ks, NULL, B + j, ldb, NULL, NULL, add, C + j, ldc);
-    if (j + 8 <= N) nn_panel(1, M, K, A, rs, ks, NULL, B + j, ldb, NULL, NULL, add, C + j, ldc);
+    for (; j + 16 <= N; j += 16)
+        nn_panel(2, M, K, A, rs, ks, NULL, B + j, ldb, NULL, NULL, cb ? cb + j : NULL, add, C + j, ldc);
+    if (j + 8 <= N) nn_panel(1, M, K, A, rs, ks, NULL, B + j, ldb, NULL, NULL, cb ? cb + j : NULL, add, C + j, ldc);
 }
 
 void mt_k_gemm_threaded(bool trans_a, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                        const float *B, int64_t ldb, bool add, float *C, int64_t ldc) {
+                        const float *B, int64_t ldb, const float *col_bias, bool add, float *C, int64_t ldc) {
     /* A tile row of C per iteration; a static schedule gives each thread one run of them. */
     const int64_t tiles = (M + NN_MR - 1) / NN_MR;
 #pragma omp parallel for schedule(static) if (M * N * K > (1 << 16))
     for (int64_t t = 0; t < tiles; t++) {
         const int64_t i = t * NN_MR, rows = M - i < NN_MR ? M - i : NN_MR;
-        if (trans_a) gemm_rows(true, rows, N, K, A + i, lda, B, ldb, add, C + i * ldc, ldc);
-        else gemm_rows(false, rows, N, K, A + i * lda, lda, B, ldb, add, C + i * ldc, ldc);
+        if (trans_a) gemm_rows(true, rows, N, K, A + i, lda, B, ldb, col_bias, add, C + i * ldc, ldc);
+        else gemm_rows(false, rows, N, K, A + i * lda, lda, B, ldb, col_bias, add, C + i * ldc, ldc);
     }
 }

@@ -128,6 +128,28 @@ static inline __attribute__((always_inline)) void weighted_sums(int64_t nout, in
     }
 }
 
+/* Mt (n x SP) = the transpose of M's first n columns (S rows, ld apart), zero past
+ * column S. */
+static inline __attribute__((always_inline)) void transpose_padded(int64_t S, const int64_t n,
+                                                                   const float *restrict M, int64_t ld, int64_t SP,
+                                                                   float *restrict Mt) {
+    for (int64_t c = 0; c < n; c++)
+        for (int64_t j = S; j < SP; j++) Mt[c * SP + j] = 0.0f;
+    for (int64_t j = 0; j < S; j++)
+        for (int64_t c = 0; c < n; c++) Mt[c * SP + j] = M[j * ld + c];
+}
+
+/* acc (nv vectors) = x (n floats) @ Mt (n x 8 * nv): a row of scores in registers. */
+static inline __attribute__((always_inline)) void row_times_padded(const int nv, const int64_t n,
+                                                                   const float *restrict x, const float *restrict Mt,
+                                                                   v8 *acc) {
+    for (int v = 0; v < nv; v++) acc[v] = (v8){0};
+    for (int64_t c = 0; c < n; c++) {
+        const float a = x[c];
+        for (int v = 0; v < nv; v++) acc[v] += a * AT8(Mt + c * 8 * nv + 8 * v);
+    }
+}
+
 /* The same for S <= 8 * nv keys, with each row of scores in nv registers rather than in
  * memory: the axpy above loads and stores the row once per c, and that store-to-load
  * chain, not the FMAs, was its cost. Kt is padded with zero columns to 8 * nv, and the
@@ -140,10 +162,7 @@ static inline __attribute__((always_inline)) void sdpa_forward_rows(const int nv
                                                                     float *restrict P, float *restrict O,
                                                                     float *restrict Kt) {
     const int64_t SP = 8 * nv;
-    for (int64_t c = 0; c < D; c++)
-        for (int64_t j = S; j < SP; j++) Kt[c * SP + j] = 0.0f;
-    for (int64_t j = 0; j < S; j++)
-        for (int64_t c = 0; c < D; c++) Kt[c * SP + j] = K[j * at.ldd + c];
+    transpose_padded(S, D, K, at.ldd, SP, Kt);
     /* Lanes past S: -inf for the max, then 0 after exp (a finite score there keeps
      * libmvec's expf off its slow path for out-of-range lanes). */
     float maskf[2][8 * SDPA_NV];
@@ -153,11 +172,7 @@ static inline __attribute__((always_inline)) void sdpa_forward_rows(const int nv
     }
     for (int64_t t = 0; t < T; t++) {
         v8 acc[SDPA_NV];
-        for (int v = 0; v < nv; v++) acc[v] = (v8){0};
-        for (int64_t c = 0; c < D; c++) {
-            const float a = Q[t * at.ldd + c];
-            for (int v = 0; v < nv; v++) acc[v] += a * AT8(Kt + c * SP + 8 * v);
-        }
+        row_times_padded(nv, D, Q + t * at.ldd, Kt, acc);
         v8 m = acc[0] * scale + AT8(maskf[0]);
         for (int v = 1; v < nv; v++) m = v8_max(m, acc[v] * scale + AT8(maskf[0] + 8 * v));
         float mx = m[0];
@@ -232,17 +247,10 @@ static inline __attribute__((always_inline)) void sdpa_backward_rows(
     const float *restrict dO, float *restrict dS, float *restrict Vt, float *restrict dQ, float *restrict dK,
     float *restrict dV) {
     const int64_t SP = 8 * nv;
-    for (int64_t c = 0; c < E; c++)
-        for (int64_t j = S; j < SP; j++) Vt[c * SP + j] = 0.0f;
-    for (int64_t j = 0; j < S; j++)
-        for (int64_t c = 0; c < E; c++) Vt[c * SP + j] = V[j * at.lde + c];
+    transpose_padded(S, E, V, at.lde, SP, Vt);
     for (int64_t t = 0; t < T; t++) {
         v8 acc[SDPA_NV];
-        for (int v = 0; v < nv; v++) acc[v] = (v8){0};
-        for (int64_t c = 0; c < E; c++) {
-            const float a = dO[t * at.lde + c];
-            for (int v = 0; v < nv; v++) acc[v] += a * AT8(Vt + c * SP + 8 * v);
-        }
+        row_times_padded(nv, E, dO + t * at.lde, Vt, acc);
         v8 d = (v8){0};
         for (int v = 0; v < nv; v++) d += acc[v] * AT8(P + t * SP + 8 * v);
         float dot = 0.0f;

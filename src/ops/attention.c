@@ -81,9 +81,10 @@ typedef float v8u __attribute__((vector_size(32), aligned(4), may_alias));
 /* Rows of up to 8 * SDPA_NV keys are held in registers. */
 #define SDPA_NV 4
 
-static inline __attribute__((always_inline)) v8 v8_max(v8 a, v8 b) {
-    for (int i = 0; i < 8; i++) a[i] = a[i] > b[i] ? a[i] : b[i];
-    return a;
+/* *m = max(*m, *b) lane by lane. Through pointers: without AVX (the sanitizer build), a
+ * 32-byte vector passed or returned by value would change the ABI (GCC's -Wpsabi). */
+static inline __attribute__((always_inline)) void v8_max_into(v8 *m, const v8 *b) {
+    for (int i = 0; i < 8; i++) (*m)[i] = (*m)[i] > (*b)[i] ? (*m)[i] : (*b)[i];
 }
 
 /* Rows out at once in the weighted sums below: independent accumulators, so that the
@@ -174,7 +175,10 @@ static inline __attribute__((always_inline)) void sdpa_forward_rows(const int nv
         v8 acc[SDPA_NV];
         row_times_padded(nv, D, Q + t * at.ldd, Kt, acc);
         v8 m = acc[0] * scale + AT8(maskf[0]);
-        for (int v = 1; v < nv; v++) m = v8_max(m, acc[v] * scale + AT8(maskf[0] + 8 * v));
+        for (int v = 1; v < nv; v++) {
+            const v8 sv = acc[v] * scale + AT8(maskf[0] + 8 * v);
+            v8_max_into(&m, &sv);
+        }
         float mx = m[0];
         for (int i = 1; i < 8; i++) mx = m[i] > mx ? m[i] : mx;
         for (int v = 0; v < nv; v++) AT8(P + t * SP + 8 * v) = acc[v] * scale - mx;

@@ -46,6 +46,23 @@ MT_TEST(sgemm_matches_reference) {
         }
 }
 
+/* Entries of got (M rows, ldc apart) not within 1e-4 of ref in the first N columns; and,
+ * in *outside (when given), the entries past column N that differ at all (a kernel may
+ * not write them). */
+static int differing(const float *got, const float *ref, int64_t M, int64_t N, int64_t ldc, int *outside) {
+    int bad = 0;
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < ldc; j++) {
+            float x = got[i * ldc + j], y = ref[i * ldc + j];
+            if (j >= N) {
+                if (outside) *outside += x != y;
+            } else if (!(fabsf(x - y) <= 1e-4f + 1e-4f * fabsf(y))) {
+                bad++;
+            }
+        }
+    return bad;
+}
+
 /* The GEMMs mt_sgemm gives its own threaded kernel (alpha 1, beta 0 or 1, N a multiple
  * of 8: the linear layers) equal mt_sgemm_ref with every transpose: the ViT's and fcn's
  * shapes and ones with edge tiles. With beta = 0, C starts as NaN, which must not leak;
@@ -70,13 +87,7 @@ MT_TEST(sgemm_small_shapes_match_reference) {
             for (int64_t i = 0; i < nc; i++) C1[i] = C2[i] = beta == 0.0f && i % ldc < N ? NAN : mt_rng_uniform(&rng);
             mt_sgemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C1, ldc);
             mt_sgemm_ref(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C2, ldc);
-            int bad = 0, outside = 0;
-            for (int64_t i = 0; i < M; i++)
-                for (int64_t j = 0; j < ldc; j++) {
-                    float x = C1[i * ldc + j], y = C2[i * ldc + j];
-                    if (j >= N) outside += x != y;
-                    else if (!(fabsf(x - y) <= 1e-4f + 1e-4f * fabsf(y))) bad++;
-                }
+            int outside = 0, bad = differing(C1, C2, M, N, ldc, &outside);
             CHECK_MSG(bad == 0 && outside == 0, "sgemm %lldx%lldx%lld ta=%d tb=%d beta=%g: %d differ, %d outside C",
                       (long long)M, (long long)N, (long long)K, ta, tb, (double)beta, bad, outside);
             if (tb && !ta && beta == 0.0f) { /* a linear layer's forward: x @ W^T + bias, over NaN */
@@ -90,12 +101,7 @@ MT_TEST(sgemm_small_shapes_match_reference) {
                     }
                 mt_sgemm_nt_bias(M, N, K, A, lda, B, ldb, bias, C1, ldc);
                 mt_sgemm_ref(false, true, M, N, K, 1.0f, A, lda, B, ldb, 1.0f, C2, ldc);
-                bad = 0;
-                for (int64_t i = 0; i < M; i++)
-                    for (int64_t j = 0; j < N; j++) {
-                        float x = C1[i * ldc + j], y = C2[i * ldc + j];
-                        bad += !(fabsf(x - y) <= 1e-4f + 1e-4f * fabsf(y));
-                    }
+                bad = differing(C1, C2, M, N, ldc, NULL);
                 CHECK_MSG(bad == 0, "sgemm_nt_bias %lldx%lldx%lld: %d differ", (long long)M, (long long)N, (long long)K,
                           bad);
                 free(bias);
@@ -119,13 +125,7 @@ static void check_small_gemm(const char *name, int64_t M, int64_t N, int64_t K, 
     for (int64_t i = 0; i < M; i++)
         for (int64_t j = 0; j < N; j++) ref[i * ldc + j] = bias ? bias[i] : 0.0f;
     mt_sgemm_ref(false, false, M, N, K, 1.0f, A, lda, B, ldb, 1.0f, ref, ldc);
-    int bad = 0, outside = 0;
-    for (int64_t i = 0; i < M; i++)
-        for (int64_t j = 0; j < ldc; j++) {
-            float x = got[i * ldc + j], y = ref[i * ldc + j];
-            if (j >= N) outside += x != y; /* the padding columns are left alone */
-            else if (!(fabsf(x - y) <= 1e-4f + 1e-4f * fabsf(y))) bad++;
-        }
+    int outside = 0, bad = differing(got, ref, M, N, ldc, &outside); /* padding columns left alone */
     CHECK_MSG(bad == 0 && outside == 0, "%s %lldx%lldx%lld: %d entries differ, %d written outside C", name,
               (long long)M, (long long)N, (long long)K, bad, outside);
 }
@@ -172,13 +172,7 @@ MT_TEST(small_gemm_matches_reference) {
         for (int64_t i = 0; i < nc; i++) C1[i] = C2[i] = mt_rng_uniform(&rng) - 0.5f;
         mt_k_gemm_nn_add_indirect_a(M, N8, K, A, aoff, B, ldb, C1, ldc);
         mt_sgemm_ref(false, false, M, N8, K, 1.0f, Arev, lda, B, ldb, 1.0f, C2, ldc);
-        int bad = 0, outside = 0;
-        for (int64_t i = 0; i < M; i++)
-            for (int64_t j = 0; j < ldc; j++) {
-                float x = C1[i * ldc + j], y = C2[i * ldc + j];
-                if (j >= N8) outside += x != y;
-                else if (!(fabsf(x - y) <= 1e-4f + 1e-4f * fabsf(y))) bad++;
-            }
+        int outside = 0, bad = differing(C1, C2, M, N8, ldc, &outside);
         CHECK_MSG(bad == 0 && outside == 0, "gemm_nn_add_indirect_a %lldx%lldx%lld: %d entries differ, %d written outside",
                   (long long)M, (long long)N8, (long long)K, bad, outside);
         free(aoff);

@@ -47,7 +47,7 @@ mt_tensor *mt_dropout(mt_ctx *ctx, mt_tensor *x, float p, bool training) {
     const dropout_saved sv = *s; /* in registers for the loop */
     const float *xd = x->data;
     float *yd = out->data;
-#pragma omp parallel for simd if (x->numel > (1 << 15))
+#pragma omp parallel for simd if (parallel: x->numel > (1 << 15))
     for (int64_t i = 0; i < x->numel; i++) yd[i] = xd[i] * dropout_scale(&sv, i);
     mt_node *node = mt_record(ctx, MT_OP_DROPOUT, out, &x, 1);
     if (node) node->saved = s;
@@ -62,10 +62,10 @@ void mt_dropout_backward(mt_ctx *ctx, mt_node *node) {
     const float *dy = node->out->grad;
     float *dx = x->grad;
     if (assign) {
-#pragma omp parallel for simd if (x->numel > (1 << 15))
+#pragma omp parallel for simd if (parallel: x->numel > (1 << 15))
         for (int64_t i = 0; i < x->numel; i++) dx[i] = dy[i] * dropout_scale(&s, i);
     } else {
-#pragma omp parallel for simd if (x->numel > (1 << 15))
+#pragma omp parallel for simd if (parallel: x->numel > (1 << 15))
         for (int64_t i = 0; i < x->numel; i++) dx[i] += dy[i] * dropout_scale(&s, i);
     }
 }

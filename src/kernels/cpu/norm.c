@@ -95,13 +95,13 @@ void mt_k_layer_norm_backward(int64_t M, int64_t D, const float *x, const float 
 
 void mt_k_gelu(int64_t n, const float *x, float *y, bool tanh_approx) {
     if (tanh_approx) {
-#pragma omp parallel for simd if (n > (1 << 15))
+#pragma omp parallel for simd if (parallel: n > (1 << 15))
         for (int64_t i = 0; i < n; i++) {
             float v = x[i];
             y[i] = 0.5f * v * (1.0f + tanhf(SQRT_2_OVER_PI * (v + GELU_C * v * v * v)));
         }
     } else {
-#pragma omp parallel for simd if (n > (1 << 15))
+#pragma omp parallel for simd if (parallel: n > (1 << 15))
         for (int64_t i = 0; i < n; i++) {
             float v = x[i];
             y[i] = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
@@ -111,7 +111,7 @@ void mt_k_gelu(int64_t n, const float *x, float *y, bool tanh_approx) {
 
 void mt_k_gelu_backward(int64_t n, const float *x, const float *dy, float *dx, bool assign, bool tanh_approx) {
     if (tanh_approx) {
-#pragma omp parallel for simd if (n > (1 << 15))
+#pragma omp parallel for simd if (parallel: n > (1 << 15))
         for (int64_t i = 0; i < n; i++) {
             float v = x[i];
             float t = tanhf(SQRT_2_OVER_PI * (v + GELU_C * v * v * v));
@@ -119,7 +119,7 @@ void mt_k_gelu_backward(int64_t n, const float *x, const float *dy, float *dx, b
                      dy[i];
         }
     } else {
-#pragma omp parallel for simd if (n > (1 << 15))
+#pragma omp parallel for simd if (parallel: n > (1 << 15))
         for (int64_t i = 0; i < n; i++) {
             float v = x[i];
             dx[i] = (assign ? 0.0f : dx[i]) + (0.5f * (1.0f + erff(v * 0.70710678118654752f)) + v * expf(-0.5f * v * v) * 0.3989422804014327f) *

@@ -9,7 +9,7 @@
 void mt_k_unary_forward(mt_unary_kind k, int64_t n, const float *x, float *y, float p0, float p1) {
     switch (k) {
     case MT_K_AFFINE:
-#pragma omp parallel for simd if (n > PAR_N)
+#pragma omp parallel for simd if (parallel: n > PAR_N)
         for (int64_t i = 0; i < n; i++) y[i] = p0 * x[i] + p1;
         break;
     case MT_K_POW:
@@ -25,11 +25,11 @@ void mt_k_unary_forward(mt_unary_kind k, int64_t n, const float *x, float *y, fl
         for (int64_t i = 0; i < n; i++) y[i] = logf(x[i]);
         break;
     case MT_K_RELU:
-#pragma omp parallel for simd if (n > PAR_N)
+#pragma omp parallel for simd if (parallel: n > PAR_N)
         for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
         break;
     case MT_K_LEAKY_RELU:
-#pragma omp parallel for simd if (n > PAR_N)
+#pragma omp parallel for simd if (parallel: n > PAR_N)
         for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : p0 * x[i];
         break;
     case MT_K_SIGMOID:
@@ -47,7 +47,7 @@ void mt_k_unary_backward(mt_unary_kind k, int64_t n, const float *x, const float
                          const float *gy, float *gx, float p0) {
     switch (k) {
     case MT_K_AFFINE:
-#pragma omp parallel for simd if (n > PAR_N)
+#pragma omp parallel for simd if (parallel: n > PAR_N)
         for (int64_t i = 0; i < n; i++) gx[i] += p0 * gy[i];
         break;
     case MT_K_POW:
@@ -55,27 +55,27 @@ void mt_k_unary_backward(mt_unary_kind k, int64_t n, const float *x, const float
         for (int64_t i = 0; i < n; i++) gx[i] += p0 * powf(x[i], p0 - 1.0f) * gy[i];
         break;
     case MT_K_EXP:
-#pragma omp parallel for simd if (n > PAR_N)
+#pragma omp parallel for simd if (parallel: n > PAR_N)
         for (int64_t i = 0; i < n; i++) gx[i] += y[i] * gy[i];
         break;
     case MT_K_LOG:
-#pragma omp parallel for simd if (n > PAR_N)
+#pragma omp parallel for simd if (parallel: n > PAR_N)
         for (int64_t i = 0; i < n; i++) gx[i] += gy[i] / x[i];
         break;
     case MT_K_RELU:
-#pragma omp parallel for simd if (n > PAR_N)
+#pragma omp parallel for simd if (parallel: n > PAR_N)
         for (int64_t i = 0; i < n; i++) gx[i] += x[i] > 0.0f ? gy[i] : 0.0f;
         break;
     case MT_K_LEAKY_RELU:
-#pragma omp parallel for simd if (n > PAR_N)
+#pragma omp parallel for simd if (parallel: n > PAR_N)
         for (int64_t i = 0; i < n; i++) gx[i] += x[i] > 0.0f ? gy[i] : p0 * gy[i];
         break;
     case MT_K_SIGMOID:
-#pragma omp parallel for simd if (n > PAR_N)
+#pragma omp parallel for simd if (parallel: n > PAR_N)
         for (int64_t i = 0; i < n; i++) gx[i] += y[i] * (1.0f - y[i]) * gy[i];
         break;
     case MT_K_TANH:
-#pragma omp parallel for simd if (n > PAR_N)
+#pragma omp parallel for simd if (parallel: n > PAR_N)
         for (int64_t i = 0; i < n; i++) gx[i] += (1.0f - y[i] * y[i]) * gy[i];
         break;
     }

@@ -66,10 +66,13 @@ static int differing(const float *got, const float *ref, int64_t M, int64_t N, i
 /* The GEMMs mt_sgemm gives its own threaded kernel (alpha 1, beta 0 or 1, N a multiple
  * of 8: the linear layers) equal mt_sgemm_ref with every transpose: the ViT's and fcn's
  * shapes and ones with edge tiles. With beta = 0, C starts as NaN, which must not leak;
- * so does mt_sgemm_nt_bias's (the bias in the kernel's accumulators). */
+ * so does mt_sgemm_nt_bias's (the bias in the kernel's accumulators). fcn's 100 x 128
+ * x 784 and 5 x 24 x 1000 transpose a B too large for the stack into the heap buffer,
+ * the second with a last block of 8 rows. */
 MT_TEST(sgemm_small_shapes_match_reference) {
     const int64_t shapes[][3] = {{1088, 64, 64}, {1088, 128, 64}, {64, 64, 1088}, {100, 64, 128},
-                                 {7, 16, 5},      {13, 24, 33},    {1, 8, 1},      {33, 256, 70}};
+                                 {7, 16, 5},      {13, 24, 33},    {1, 8, 1},      {33, 256, 70},
+                                 {100, 128, 784}, {5, 24, 1000}};
     mt_rng rng;
     mt_rng_seed(&rng, 9);
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)

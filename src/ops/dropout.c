@@ -16,9 +16,9 @@ typedef struct {
 /* A 32-bit hash of (key, i): the counter and the key mixed, then Chris Wellons's
  * "lowbias32" finaliser (a bijection whose every input bit flips about half the output
  * bits). 32-bit multiplies, so the loops below vectorise. */
-static inline uint32_t dropout_hash(const uint32_t *key, int64_t i) {
-    uint32_t x = (uint32_t)i * 0x9e3779b9u + key[0];
-    x ^= (uint32_t)((uint64_t)i >> 32) * 0x85ebca6bu ^ key[1];
+static inline uint32_t dropout_hash(uint32_t key0, uint32_t key1, int64_t i) {
+    uint32_t x = (uint32_t)i * 0x9e3779b9u + key0;
+    x ^= (uint32_t)((uint64_t)i >> 32) * 0x85ebca6bu ^ key1;
     x ^= x >> 16;
     x *= 0x21f0aaadu;
     x ^= x >> 15;
@@ -27,8 +27,9 @@ static inline uint32_t dropout_hash(const uint32_t *key, int64_t i) {
     return x;
 }
 
-static inline float dropout_scale(const dropout_saved *s, int64_t i) {
-    return (dropout_hash(s->key, i) >> 8) < s->threshold ? 0.0f : s->keep;
+/* The saved fields come as scalars: GCC does not vectorise a loop that reads a struct. */
+static inline float dropout_scale(uint32_t key0, uint32_t key1, uint32_t threshold, float keep, int64_t i) {
+    return (dropout_hash(key0, key1, i) >> 8) < threshold ? 0.0f : keep;
 }
 
 mt_tensor *mt_dropout(mt_ctx *ctx, mt_tensor *x, float p, bool training) {
@@ -44,11 +45,13 @@ mt_tensor *mt_dropout(mt_ctx *ctx, mt_tensor *x, float p, bool training) {
     /* u = top 24 bits / 2^24 < p, as mt_rng_uniform(rng) < p, in integers. */
     s->threshold = (uint32_t)ceilf(p * 16777216.0f);
     s->keep = p == 1.0f ? 0.0f : 1.0f / (1.0f - p);
-    const dropout_saved sv = *s; /* in registers for the loop */
+    const uint32_t k0 = s->key[0], k1 = s->key[1], thr = s->threshold;
+    const float keep = s->keep;
     const float *xd = x->data;
     float *yd = out->data;
-#pragma omp parallel for simd if (parallel: x->numel > (1 << 15))
-    for (int64_t i = 0; i < x->numel; i++) yd[i] = xd[i] * dropout_scale(&sv, i);
+    const int64_t n = x->numel;
+#pragma omp parallel for simd if (parallel: n > (1 << 15))
+    for (int64_t i = 0; i < n; i++) yd[i] = xd[i] * dropout_scale(k0, k1, thr, keep, i);
     mt_node *node = mt_record(ctx, MT_OP_DROPOUT, out, &x, 1);
     if (node) node->saved = s;
     return out;
@@ -58,14 +61,17 @@ void mt_dropout_backward(mt_ctx *ctx, mt_node *node) {
     mt_tensor *x = node->in[0];
     bool assign;
     if (!x->requires_grad || !mt_tensor_grad_for_write(ctx, x, &assign)) return;
-    const dropout_saved s = *(const dropout_saved *)node->saved;
+    const dropout_saved *s = node->saved;
+    const uint32_t k0 = s->key[0], k1 = s->key[1], thr = s->threshold;
+    const float keep = s->keep;
     const float *dy = node->out->grad;
     float *dx = x->grad;
+    const int64_t n = x->numel;
     if (assign) {
-#pragma omp parallel for simd if (parallel: x->numel > (1 << 15))
-        for (int64_t i = 0; i < x->numel; i++) dx[i] = dy[i] * dropout_scale(&s, i);
+#pragma omp parallel for simd if (parallel: n > (1 << 15))
+        for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * dropout_scale(k0, k1, thr, keep, i);
     } else {
-#pragma omp parallel for simd if (parallel: x->numel > (1 << 15))
-        for (int64_t i = 0; i < x->numel; i++) dx[i] += dy[i] * dropout_scale(&s, i);
+#pragma omp parallel for simd if (parallel: n > (1 << 15))
+        for (int64_t i = 0; i < n; i++) dx[i] += dy[i] * dropout_scale(k0, k1, thr, keep, i);
     }
 }

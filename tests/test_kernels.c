@@ -68,7 +68,8 @@ static int differing(const float *got, const float *ref, int64_t M, int64_t N, i
  * shapes and ones with edge tiles. With beta = 0, C starts as NaN, which must not leak;
  * so does mt_sgemm_nt_bias's (the bias in the kernel's accumulators). fcn's 100 x 128
  * x 784 and 5 x 24 x 1000 transpose a B too large for the stack into the heap buffer,
- * the second with a last block of 8 rows. */
+ * the second with a last block of 8 rows. 64 x 64 x 1088 transposed-A is a weight
+ * gradient, summed in two halves of k (gemm_split_k). */
 MT_TEST(sgemm_small_shapes_match_reference) {
     const int64_t shapes[][3] = {{1088, 64, 64}, {1088, 128, 64}, {64, 64, 1088}, {100, 64, 128},
                                  {7, 16, 5},      {13, 24, 33},    {1, 8, 1},      {33, 256, 70},

@@ -137,8 +137,7 @@ static bool small_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t
     }
     float bt[SMALL_BT];
     if (trans_b) {
-        for (int64_t k = 0; k < K; k++)
-            for (int64_t j = 0; j < N; j++) bt[k * N + j] = B[j * ldb + k];
+        transpose_b(N, K, B, ldb, bt);
         B = bt;
         ldb = N;
     }

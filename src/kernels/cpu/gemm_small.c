@@ -144,8 +144,41 @@ INLINE void gemm_rows(bool trans_a, int64_t M, int64_t N, int64_t K, const float
     if (j + 8 <= N) nn_panel(1, M, K, A, rs, ks, NULL, B + j, ldb, NULL, NULL, cb ? cb + j : NULL, add, C + j, ldc);
 }
 
+/* The weight gradient of a linear layer, dW (+)= dY^T X: few rows (M = out features) and a
+ * long sum (K = tokens). Split by rows alone, its M / 6 tiles share out badly (11 tiles on
+ * 2 threads), and each thread reads every row of dY and X, half of them from the other
+ * core's cache. So k is cut into two fixed halves, each over every tile: the first half
+ * sums into C, the second into P, and C += P after. Whichever thread runs a half, each
+ * element is (C + first half) + second half, the same for any thread count. */
+#define KSPLIT_MAX_MN 16384
+static void gemm_split_k(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
+                         const float *col_bias, bool add, float *C, int64_t ldc) {
+    float P[KSPLIT_MAX_MN];
+    const int64_t tiles = (M + NN_MR - 1) / NN_MR, kh = (K + 1) / 2;
+#pragma omp parallel
+    {
+        /* Items [0, tiles) are the first half's tiles, [tiles, 2 tiles) the second's: a
+         * static split gives the first thread the first half, the rows of dY and X it
+         * computed itself when the previous ops split rows the same way. */
+#pragma omp for schedule(static)
+        for (int64_t it = 0; it < 2 * tiles; it++) {
+            const int64_t t = it % tiles, i = t * NN_MR, rows = M - i < NN_MR ? M - i : NN_MR;
+            if (it < tiles) gemm_rows(true, rows, N, kh, A + i, lda, B, ldb, col_bias, add, C + i * ldc, ldc);
+            else gemm_rows(true, rows, N, K - kh, A + kh * lda + i, lda, B + kh * ldb, ldb, NULL, false, P + i * N, N);
+        }
+#pragma omp for schedule(static)
+        for (int64_t r = 0; r < M; r++)
+#pragma omp simd
+            for (int64_t j = 0; j < N; j++) C[r * ldc + j] += P[r * N + j];
+    }
+}
+
 void mt_k_gemm_threaded(bool trans_a, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                         const float *B, int64_t ldb, const float *col_bias, bool add, float *C, int64_t ldc) {
+    if (trans_a && M * N <= KSPLIT_MAX_MN && K >= 256 && K >= 4 * M) {
+        gemm_split_k(M, N, K, A, lda, B, ldb, col_bias, add, C, ldc);
+        return;
+    }
     /* A tile row of C per iteration; a static schedule gives each thread one run of them. */
     const int64_t tiles = (M + NN_MR - 1) / NN_MR;
 #pragma omp parallel for schedule(static) if (M * N * K > (1 << 16))

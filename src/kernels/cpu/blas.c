@@ -97,23 +97,13 @@ static pthread_mutex_t large_bt_lock = PTHREAD_MUTEX_INITIALIZER;
 static float *large_bt;
 static int64_t large_bt_cap;
 
-/* bt (K x N, row-major) = B^T for B (N x K, rows ldb apart), in 16-row blocks of bt
- * split across the threads: each block's writes stay in L1 while B's rows are read. */
-static void transpose_b(int64_t N, int64_t K, const float *B, int64_t ldb, float *bt) {
-#pragma omp parallel for schedule(static) if (N * K > (1 << 15))
-    for (int64_t k0 = 0; k0 < K; k0 += 16) {
-        const int64_t kn = K - k0 < 16 ? K - k0 : 16;
-        for (int64_t j = 0; j < N; j++)
-            for (int64_t k = 0; k < kn; k++) bt[(k0 + k) * N + j] = B[j * ldb + k0 + k];
-    }
-}
-
 /* The GEMMs of small linear layers (N and K in the tens to hundreds) on the register-tiled
  * kernel: a BLAS packs both operands and wakes its threads for each call, which at these
  * sizes costs as much as the multiply. Plain alpha = 1 and beta = 0 or 1 only; a
- * transposed B (x @ W^T) is transposed first, into a stack buffer or, when larger, the
- * shared heap buffer (left to the BLAS when another caller holds it); col_bias (beta = 0
- * only) starts every row of C. Returns false for the shapes it leaves to the BLAS. */
+ * transposed B (x @ W^T) is transposed by the kernel's threads, into a stack buffer or,
+ * when larger, the shared heap buffer (left to the BLAS when another caller holds it);
+ * col_bias (beta = 0 only) starts every row of C. Returns false for the shapes it leaves
+ * to the BLAS. */
 static bool small_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                        int64_t lda, const float *B, int64_t ldb, const float *col_bias, float beta, float *C,
                        int64_t ldc) {
@@ -130,18 +120,12 @@ static bool small_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t
             large_bt = grown;
             large_bt_cap = N * K;
         }
-        transpose_b(N, K, B, ldb, large_bt);
-        mt_k_gemm_threaded(trans_a, M, N, K, A, lda, large_bt, N, cb, beta == 1.0f, C, ldc);
+        mt_k_gemm_threaded(trans_a, M, N, K, A, lda, B, ldb, large_bt, cb, beta == 1.0f, C, ldc);
         pthread_mutex_unlock(&large_bt_lock);
         return true;
     }
     float bt[SMALL_BT];
-    if (trans_b) {
-        transpose_b(N, K, B, ldb, bt);
-        B = bt;
-        ldb = N;
-    }
-    mt_k_gemm_threaded(trans_a, M, N, K, A, lda, B, ldb, cb, beta == 1.0f, C, ldc);
+    mt_k_gemm_threaded(trans_a, M, N, K, A, lda, B, ldb, trans_b ? bt : NULL, cb, beta == 1.0f, C, ldc);
     return true;
 }
 

@@ -173,18 +173,38 @@ static void gemm_split_k(int64_t M, int64_t N, int64_t K, const float *A, int64_
     }
 }
 
+/* bt (K x N, row-major) = B^T for B (N x K, rows ldb apart), in 16-row blocks of bt
+ * shared out by the enclosing parallel region (an orphaned `omp for`, whose barrier
+ * ends it): each block's writes stay in L1 while whole lines of B's rows are read. */
+static void transpose_b(int64_t N, int64_t K, const float *B, int64_t ldb, float *bt) {
+#pragma omp for schedule(static)
+    for (int64_t k0 = 0; k0 < K; k0 += 16) {
+        const int64_t kn = K - k0 < 16 ? K - k0 : 16;
+        for (int64_t j = 0; j < N; j++)
+            for (int64_t k = 0; k < kn; k++) bt[(k0 + k) * N + j] = B[j * ldb + k0 + k];
+    }
+}
+
 void mt_k_gemm_threaded(bool trans_a, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                        const float *B, int64_t ldb, const float *col_bias, bool add, float *C, int64_t ldc) {
-    if (trans_a && M * N <= KSPLIT_MAX_MN && K >= 256 && K >= 4 * M) {
+                        const float *B, int64_t ldb, float *bt, const float *col_bias, bool add, float *C,
+                        int64_t ldc) {
+    if (!bt && trans_a && M * N <= KSPLIT_MAX_MN && K >= 256 && K >= 4 * M) {
         gemm_split_k(M, N, K, A, lda, B, ldb, col_bias, add, C, ldc);
         return;
     }
-    /* A tile row of C per iteration; a static schedule gives each thread one run of them. */
+    /* A tile row of C per iteration; a static schedule gives each thread one run of them.
+     * A transposed B is written first, in the same parallel region. */
     const int64_t tiles = (M + NN_MR - 1) / NN_MR;
-#pragma omp parallel for schedule(static) if (M * N * K > (1 << 16))
-    for (int64_t t = 0; t < tiles; t++) {
-        const int64_t i = t * NN_MR, rows = M - i < NN_MR ? M - i : NN_MR;
-        if (trans_a) gemm_rows(true, rows, N, K, A + i, lda, B, ldb, col_bias, add, C + i * ldc, ldc);
-        else gemm_rows(false, rows, N, K, A + i * lda, lda, B, ldb, col_bias, add, C + i * ldc, ldc);
+#pragma omp parallel if (M * N * K > (1 << 16))
+    {
+        if (bt) transpose_b(N, K, B, ldb, bt);
+        const float *b = bt ? bt : B;
+        const int64_t ldk = bt ? N : ldb;
+#pragma omp for schedule(static)
+        for (int64_t t = 0; t < tiles; t++) {
+            const int64_t i = t * NN_MR, rows = M - i < NN_MR ? M - i : NN_MR;
+            if (trans_a) gemm_rows(true, rows, N, K, A + i, lda, b, ldk, col_bias, add, C + i * ldc, ldc);
+            else gemm_rows(false, rows, N, K, A + i * lda, lda, b, ldk, col_bias, add, C + i * ldc, ldc);
+        }
     }
 }

@@ -23,12 +23,15 @@ void mt_k_gemm_nn_indirect(int64_t M, int64_t N, int64_t K, const float *A, int6
  * with the columns read in place from a padded image as above. */
 void mt_k_gemm_nn_add_indirect_a(int64_t M, int64_t N, int64_t K, const float *A, const int64_t *aoff,
                                  const float *B, int64_t ldb, float *C, int64_t ldc);
-/* C (M x N) = op(A) @ B (+ col_bias[j] on every row's column j, added first, when given),
- * or C += op(A) @ B when add, for N a multiple of 8: op(A) is A
- * (M x K, rows lda apart) or, with trans_a, the transpose of A (K x M, rows lda apart).
- * Unlike the rest of this file it splits C's rows across the OpenMP threads (one thread
- * inside a parallel region): the small GEMMs of linear layers, which a BLAS spends more
- * time packing and waking threads for than multiplying. */
+/* C (M x N) = op(A) @ op(B) (+ col_bias[j] on every row's column j, added first, when
+ * given), or C += op(A) @ op(B) when add, for N a multiple of 8: op(A) is A (M x K, rows
+ * lda apart) or, with trans_a, the transpose of A (K x M, rows lda apart); op(B) is B
+ * (K x N) or, with bt given, the transpose of B (N x K, rows ldb apart), which the threads
+ * first write into bt (K x N floats) together. Unlike the rest of this file it splits
+ * C's rows across the OpenMP threads (one thread inside a parallel region): the small
+ * GEMMs of linear layers, which a BLAS spends more time packing and waking threads for
+ * than multiplying. */
 void mt_k_gemm_threaded(bool trans_a, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                        const float *B, int64_t ldb, const float *col_bias, bool add, float *C, int64_t ldc);
+                        const float *B, int64_t ldb, float *bt, const float *col_bias, bool add, float *C,
+                        int64_t ldc);
 #endif

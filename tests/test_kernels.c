@@ -195,6 +195,7 @@ MT_TEST(small_gemm_matches_reference) {
  * do not divide, dilation, a window as large as the image. */
 static const mt_window pool_windows[] = {
     {.N = 2, .C = 3, .H = 24, .W = 24, .KH = 2, .KW = 2, .SH = 2, .SW = 2, .DH = 1, .DW = 1},  /* cnn2 */
+    {.N = 1, .C = 2, .H = 9, .W = 11, .KH = 2, .KW = 2, .SH = 2, .SW = 2, .DH = 1, .DW = 1},   /* last row, column unused */
     {.N = 2, .C = 3, .H = 24, .W = 24, .KH = 4, .KW = 4, .SH = 4, .SW = 4, .DH = 1, .DW = 1},  /* cnn1 */
     {.N = 2, .C = 3, .H = 28, .W = 28, .KH = 3, .KW = 3, .SH = 1, .SW = 1, .PH = 1, .PW = 1, .DH = 1, .DW = 1},
     {.N = 1, .C = 2, .H = 9, .W = 11, .KH = 3, .KW = 2, .SH = 2, .SW = 3, .PH = 1, .PW = 1, .DH = 1, .DW = 1},

@@ -44,21 +44,22 @@ mt_tensor *mt_batch_norm(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor
     for (int64_t c = 0; c < C; c++) {
         double m, var;
         if (p.training) {
-            /* Two passes in double: exact enough for the unbiased running variance. The
-             * sums are vectorised (partial sums per lane: an order of its own, fixed). */
+            /* One pass in double, sum and sum of squares: var = E[x^2] - mean^2 loses
+             * about (mean / std)^2 of double's 16 digits, far below float's. The sums are
+             * vectorised (partial sums per lane: an order of its own, fixed). */
             double sum = 0.0, sq = 0.0;
             for (int64_t n = 0; n < N; n++) {
                 const float *xs = x->data + (n * C + c) * S;
-#pragma omp simd reduction(+ : sum)
-                for (int64_t k = 0; k < S; k++) sum += xs[k];
+#pragma omp simd reduction(+ : sum, sq)
+                for (int64_t k = 0; k < S; k++) {
+                    const double v = xs[k];
+                    sum += v;
+                    sq += v * v;
+                }
             }
             m = sum / (double)M;
-            for (int64_t n = 0; n < N; n++) {
-                const float *xs = x->data + (n * C + c) * S;
-#pragma omp simd reduction(+ : sq)
-                for (int64_t k = 0; k < S; k++) sq += (xs[k] - m) * (xs[k] - m);
-            }
-            var = sq / (double)M;
+            var = sq / (double)M - m * m;
+            if (var < 0.0) var = 0.0;
             if (p.running_mean) {
                 float *rm = p.running_mean->data + c, *rv = p.running_var->data + c;
                 *rm = (float)((1.0 - p.momentum) * *rm + p.momentum * m);
@@ -90,7 +91,8 @@ void mt_batch_norm_backward(mt_ctx *ctx, mt_node *node) {
     const int64_t N = x->shape[0], C = s->C, S = s->S;
     const double M = (double)(N * S);
     const float *dy = node->out->grad;
-    bool gx = x->requires_grad && mt_tensor_ensure_grad(ctx, x);
+    bool assign = false; /* a new gradient is stored, not zeroed and added to */
+    bool gx = x->requires_grad && mt_tensor_grad_for_write(ctx, x, &assign);
     bool gw = w && w->requires_grad && mt_tensor_ensure_grad(ctx, w);
     bool gb = b && b->requires_grad && mt_tensor_ensure_grad(ctx, b);
 #pragma omp parallel for if (x->numel > (1 << 15))
@@ -117,10 +119,10 @@ void mt_batch_norm_backward(mt_ctx *ctx, mt_node *node) {
                 const float a = (float)(sum_dy / M), bcoef = (float)(sum_dy_xhat / M);
                 for (int64_t k = 0; k < S; k++) {
                     float xhat = (xs[k] - mean) * invstd;
-                    dx[k] += gamma * invstd * (g[k] - a - xhat * bcoef);
+                    dx[k] = (assign ? 0.0f : dx[k]) + gamma * invstd * (g[k] - a - xhat * bcoef);
                 }
             } else {
-                for (int64_t k = 0; k < S; k++) dx[k] += gamma * invstd * g[k];
+                for (int64_t k = 0; k < S; k++) dx[k] = (assign ? 0.0f : dx[k]) + gamma * invstd * g[k];
             }
         }
     }

@@ -87,13 +87,15 @@ void mt_optimizer_free(mt_optimizer *opt) {
     free(opt);
 }
 
-/* One SGD loop, with its options as constants: each call below gets a copy without
- * their branches, so the loop vectorises. Without momentum PyTorch uses no buffer; the
- * buffer's first step stores the gradient. */
-static inline __attribute__((always_inline)) void sgd_loop(int64_t n, float *p, const float *grad, float *buf,
-                                                           float lr, float wd, float mom, float damp,
-                                                           const bool decay, const bool momentum,
-                                                           const bool first, const bool nesterov) {
+static void sgd_update(const mt_optim_config *c, int64_t n, float *p, const float *grad, float *buf,
+                       bool first) {
+    /* The options as local constants, not read through c in the loop (which may alias p):
+     * GCC then unswitches the loop on them and vectorises each copy (fcn's step: 42 ->
+     * 13 us). */
+    const float lr = (float)c->lr, wd = (float)c->weight_decay, mom = (float)c->momentum;
+    const float damp = (float)(1.0 - c->dampening);
+    const bool decay = wd != 0.0f, nesterov = c->nesterov;
+    const bool momentum = c->momentum != 0.0; /* PyTorch: no buffer used without momentum */
 #pragma omp for simd nowait
     for (int64_t i = 0; i < n; i++) {
         float g = grad[i];
@@ -104,25 +106,6 @@ static inline __attribute__((always_inline)) void sgd_loop(int64_t n, float *p, 
         }
         p[i] -= lr * g;
     }
-}
-
-static void sgd_update(const mt_optim_config *c, int64_t n, float *p, const float *grad, float *buf,
-                       bool first) {
-    const float lr = (float)c->lr, wd = (float)c->weight_decay, mom = (float)c->momentum;
-    const float damp = (float)(1.0 - c->dampening);
-    const bool decay = wd != 0.0f, nesterov = c->nesterov;
-#define SGD(d, f, nv) sgd_loop(n, p, grad, buf, lr, wd, mom, damp, d, true, f, nv)
-    if (c->momentum == 0.0) {
-        if (decay) sgd_loop(n, p, grad, NULL, lr, wd, mom, damp, true, false, false, false);
-        else sgd_loop(n, p, grad, NULL, lr, wd, mom, damp, false, false, false, false);
-    } else if (decay) {
-        if (first) nesterov ? SGD(true, true, true) : SGD(true, true, false);
-        else nesterov ? SGD(true, false, true) : SGD(true, false, false);
-    } else {
-        if (first) nesterov ? SGD(false, true, true) : SGD(false, true, false);
-        else nesterov ? SGD(false, false, true) : SGD(false, false, false);
-    }
-#undef SGD
 }
 
 static void adam_update(const mt_optim_config *c, int64_t t, int64_t n, float *p, const float *grad,

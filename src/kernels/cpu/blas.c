@@ -97,6 +97,22 @@ static pthread_mutex_t large_bt_lock = PTHREAD_MUTEX_INITIALIZER;
 static float *large_bt;
 static int64_t large_bt_cap;
 
+/* The heap buffer with room for n floats, locked for the caller; NULL when it is too
+ * large, held by another caller, or cannot grow. */
+static float *take_large_bt(int64_t n) {
+    if (n > LARGE_BT || pthread_mutex_trylock(&large_bt_lock) != 0) return NULL;
+    if (large_bt_cap < n) {
+        float *grown = realloc(large_bt, (size_t)n * sizeof(float));
+        if (!grown) {
+            pthread_mutex_unlock(&large_bt_lock);
+            return NULL;
+        }
+        large_bt = grown;
+        large_bt_cap = n;
+    }
+    return large_bt;
+}
+
 /* The GEMMs of small linear layers (N and K in the tens to hundreds) on the register-tiled
  * kernel: a BLAS packs both operands and wakes its threads for each call, which at these
  * sizes costs as much as the multiply. Plain alpha = 1 and beta = 0 or 1 only; a
@@ -108,24 +124,12 @@ static bool small_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t
                        int64_t lda, const float *B, int64_t ldb, const float *col_bias, float beta, float *C,
                        int64_t ldc) {
     if (alpha != 1.0f || (beta != 0.0f && beta != 1.0f) || N % 8 != 0 || N > 256 || K > 2048 || K == 0) return false;
-    const float *cb = beta == 0.0f ? col_bias : NULL;
-    if (trans_b && N * K > SMALL_BT) {
-        if (N * K > LARGE_BT || pthread_mutex_trylock(&large_bt_lock) != 0) return false;
-        if (large_bt_cap < N * K) {
-            float *grown = realloc(large_bt, (size_t)(N * K) * sizeof(float));
-            if (!grown) {
-                pthread_mutex_unlock(&large_bt_lock);
-                return false;
-            }
-            large_bt = grown;
-            large_bt_cap = N * K;
-        }
-        mt_k_gemm_threaded(trans_a, M, N, K, A, lda, B, ldb, large_bt, cb, beta == 1.0f, C, ldc);
-        pthread_mutex_unlock(&large_bt_lock);
-        return true;
-    }
-    float bt[SMALL_BT];
-    mt_k_gemm_threaded(trans_a, M, N, K, A, lda, B, ldb, trans_b ? bt : NULL, cb, beta == 1.0f, C, ldc);
+    float stack_bt[SMALL_BT], *bt = NULL;
+    const bool large = trans_b && N * K > SMALL_BT;
+    if (large && !(bt = take_large_bt(N * K))) return false;
+    if (trans_b && !large) bt = stack_bt;
+    mt_k_gemm_threaded(trans_a, M, N, K, A, lda, B, ldb, bt, beta == 0.0f ? col_bias : NULL, beta == 1.0f, C, ldc);
+    if (large) pthread_mutex_unlock(&large_bt_lock);
     return true;
 }
 

@@ -250,8 +250,9 @@ void mt_k_avg_pool2d_backward(const mt_window *g, const float *dy, float *dx) {
     int64_t oh_lo, oh_hi, ow_lo, ow_hi;
     interior(g->H, g->KH, g->SH, g->PH, g->OH, &oh_lo, &oh_hi);
     interior(g->W, g->KW, g->SW, g->PW, g->OW, &ow_lo, &ow_hi);
-    /* LeNet's 2 x 2 / 2 windows, all inside the image: each input gets one output's
-     * share, written pairwise so the loop vectorises (the general loop below strides). */
+    /* LeNet's 2 x 2 / 2 windows, all inside the image (so no padding): each input gets
+     * one output's share, written pairwise so the loop vectorises (the general loop below
+     * strides). */
     const bool halves = g->KH == 2 && g->KW == 2 && g->SH == 2 && g->SW == 2 && oh_lo == 0 && oh_hi == g->OH &&
                         ow_lo == 0 && ow_hi == g->OW;
 #pragma omp parallel for PAR(g)
@@ -260,7 +261,7 @@ void mt_k_avg_pool2d_backward(const mt_window *g, const float *dy, float *dx) {
         if (halves) {
             for (int64_t oh = 0; oh < g->OH; oh++) {
                 const float *restrict dyr = dy + (p * g->OH + oh) * g->OW;
-                float *restrict r0 = plane + (2 * oh - g->PH) * g->W - g->PW, *restrict r1 = r0 + g->W;
+                float *restrict r0 = plane + 2 * oh * g->W, *restrict r1 = r0 + g->W;
                 for (int64_t ow = 0; ow < g->OW; ow++) {
                     const float v = dyr[ow] * inv;
                     r0[2 * ow] += v;

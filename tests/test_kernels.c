@@ -4,6 +4,7 @@
 #include "kernels/cpu/im2col.h"
 #include "kernels/cpu/pool.h"
 #include "mytorch/core.h"
+#include "mytorch/ops.h"
 #include "test.h"
 
 #include <math.h>
@@ -188,6 +189,105 @@ MT_TEST(small_gemm_matches_reference) {
         free(C1);
         free(C2);
         free(bias);
+    }
+}
+
+/* conv2d's Winograd path (3x3, stride 1, padding 1, 16 or more channels on both sides,
+ * images of 9 or more pixels a side: src/ops/conv.c winograd_ok) against the definition in
+ * double: the output with its bias, and dx and dW of sum(y * r). Odd sizes leave partial
+ * tiles in both directions; dx is checked both stored (a new gradient of an arena tensor)
+ * and added (a persistent tensor's, the second backward). Each value within 1e-5 of the
+ * sum of its terms' magnitudes: float rounding, where one wrong tap is off by ~0.1. */
+typedef struct {
+    int64_t N, C, O, H, W;
+} conv_case;
+
+static double conv_tap(const conv_case *k, const float *a, int64_t n, int64_t c, int64_t h, int64_t w) {
+    return h < 0 || h >= k->H || w < 0 || w >= k->W ? 0.0 : a[((n * k->C + c) * k->H + h) * k->W + w];
+}
+
+/* The count of entries of got (n of them) off ref by more than 1e-5 * mag + 1e-6. */
+static int off_by_more(const float *got, const double *ref, const double *mag, int64_t n) {
+    int bad = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (!(fabs(got[i] - ref[i]) <= 1e-5 * mag[i] + 1e-6)) bad++;
+    return bad;
+}
+
+MT_TEST(winograd_conv_matches_its_definition) {
+    const conv_case cases[] = {{2, 16, 16, 28, 28}, {2, 16, 24, 9, 13}, {1, 24, 16, 11, 10}, {2, 32, 32, 14, 14}};
+    mt_rng rng;
+    mt_rng_seed(&rng, 11);
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        const conv_case *k = &cases[ci];
+        const int64_t nx = k->N * k->C * k->H * k->W, ny = k->N * k->O * k->H * k->W, nw = k->O * k->C * 9;
+        mt_error err;
+        mt_tensor *x = mt_tensor_new(4, (int64_t[]){k->N, k->C, k->H, k->W}, &err);
+        mt_tensor *w = mt_tensor_new(4, (int64_t[]){k->O, k->C, 3, 3}, &err);
+        mt_tensor *b = mt_tensor_new(1, (int64_t[]){k->O}, &err);
+        mt_tensor *r = mt_tensor_new(4, (int64_t[]){k->N, k->O, k->H, k->W}, &err);
+        mt_rng_fill_uniform(&rng, x, -1.0f, 1.0f);
+        mt_rng_fill_uniform(&rng, w, -0.3f, 0.3f);
+        mt_rng_fill_uniform(&rng, b, -1.0f, 1.0f);
+        mt_rng_fill_uniform(&rng, r, -1.0f, 1.0f);
+        double *ref = calloc((size_t)(nx + ny + nw), sizeof(double)), *mag = calloc((size_t)(nx + ny + nw), sizeof(double));
+        double *ry = ref, *rdx = ref + ny, *rdw = rdx + nx, *my = mag, *mdx = mag + ny, *mdw = mdx + nx;
+        for (int64_t n = 0; n < k->N; n++)
+            for (int64_t o = 0; o < k->O; o++)
+                for (int64_t h = 0; h < k->H; h++)
+                    for (int64_t v = 0; v < k->W; v++) {
+                        const int64_t iy = ((n * k->O + o) * k->H + h) * k->W + v;
+                        ry[iy] = my[iy] = b->data[o];
+                        my[iy] = fabs(my[iy]);
+                        for (int64_t c = 0; c < k->C; c++)
+                            for (int64_t i = 0; i < 3; i++)
+                                for (int64_t j = 0; j < 3; j++) {
+                                    const int64_t iw = ((o * k->C + c) * 3 + i) * 3 + j;
+                                    const double xv = conv_tap(k, x->data, n, c, h + i - 1, v + j - 1);
+                                    ry[iy] += w->data[iw] * xv;
+                                    my[iy] += fabs(w->data[iw] * xv);
+                                    rdw[iw] += r->data[iy] * xv;
+                                    mdw[iw] += fabs(r->data[iy] * xv);
+                                    if (h + i - 1 < 0 || h + i - 1 >= k->H || v + j - 1 < 0 || v + j - 1 >= k->W) continue;
+                                    const int64_t ix = ((n * k->C + c) * k->H + h + i - 1) * k->W + v + j - 1;
+                                    rdx[ix] += w->data[iw] * r->data[iy];
+                                    mdx[ix] += fabs(w->data[iw] * r->data[iy]);
+                                }
+                    }
+        /* First pass: x in the arena, its gradient new (stored); then x persistent, twice. */
+        for (int pass = 0; pass < 3; pass++) {
+            mt_ctx *ctx = mt_ctx_new();
+            mt_tensor *xin = pass == 0 ? mt_tensor_from(ctx, 4, x->shape, x->data) : x;
+            xin->requires_grad = true;
+            w->requires_grad = true;
+            mt_tensor *y = mt_conv2d(ctx, xin, w, b, (mt_conv2d_params){.padding = {1, 1}});
+            CHECK_MSG(y != NULL, "conv2d %zu: %s", ci, mt_ctx_error(ctx)->msg);
+            if (!y) {
+                mt_ctx_free(ctx);
+                break;
+            }
+            int bad = off_by_more(y->data, ry, my, ny);
+            CHECK_MSG(bad == 0, "case %zu: %d outputs differ from the definition", ci, bad);
+            CHECK(mt_backward(ctx, mt_sum(ctx, mt_mul(ctx, y, r))));
+            /* Persistent gradients add up over passes 1 and 2; dW's over all three. */
+            const int dx_times = pass == 0 ? 1 : pass, dw_times = pass + 1;
+            float *dx = malloc((size_t)nx * sizeof(float)), *dw = malloc((size_t)nw * sizeof(float));
+            for (int64_t i = 0; i < nx; i++) dx[i] = xin->grad[i] / (float)dx_times;
+            for (int64_t i = 0; i < nw; i++) dw[i] = w->grad[i] / (float)dw_times;
+            bad = off_by_more(dx, rdx, mdx, nx);
+            CHECK_MSG(bad == 0, "case %zu pass %d: %d entries of dx differ from the definition", ci, pass, bad);
+            bad = off_by_more(dw, rdw, mdw, nw);
+            CHECK_MSG(bad == 0, "case %zu pass %d: %d entries of dW differ from the definition", ci, pass, bad);
+            free(dx);
+            free(dw);
+            mt_ctx_free(ctx);
+        }
+        free(ref);
+        free(mag);
+        mt_tensor_free(x);
+        mt_tensor_free(w);
+        mt_tensor_free(b);
+        mt_tensor_free(r);
     }
 }
 

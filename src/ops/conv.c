@@ -18,6 +18,7 @@
 #include "kernels/cpu/blas.h"
 #include "kernels/cpu/gemm_small.h"
 #include "kernels/cpu/im2col.h"
+#include "kernels/cpu/winograd.h"
 #include "ops/internal.h"
 
 #include <string.h>
@@ -143,6 +144,18 @@ static inline __attribute__((always_inline)) void gather_columns(float *restrict
     for (int64_t r = 0, w = b0; w < W; r++, w += SW) dst[r] = src[w];
 }
 
+/* even[k] = src[2k], odd[k] = src[2k + 1]: a row into its two phase columns (one loop,
+ * which GCC vectorises with shuffles, where a gather per phase went element by element). */
+static inline __attribute__((always_inline)) void deinterleave_row(float *restrict even, float *restrict odd,
+                                                                 const float *restrict src, int64_t W) {
+    const int64_t half = W / 2;
+    for (int64_t k = 0; k < half; k++) {
+        even[k] = src[2 * k];
+        odd[k] = src[2 * k + 1];
+    }
+    if (W % 2) even[half] = src[W - 1];
+}
+
 /* One image x (C, H, W) into its zero-padded phases xp (s->xp_floats). Only the image's
  * own positions are written: the padding around them is the same for every image, so
  * the caller zeroes xp once and fills it image after image. */
@@ -151,6 +164,17 @@ static void shifted_fill(const mt_window *g, const shifted_plan *s, const float 
      * divided); phase column b takes the image's columns w0, w0 + SW, ... with
      * (w0 + PW) % SW == b. */
     const int64_t a0 = g->PH % g->SH, q0 = g->PH / g->SH;
+    if (g->SW == 2) { /* both phase columns in one pass over each row */
+        for (int64_t c = 0; c < g->C; c++)
+            for (int64_t h = 0, a = a0, q = q0; h < g->H; h++) {
+                const float *src = x + (c * g->H + h) * g->W;
+                float *row = xp + a * 2 * s->phase + c * s->plane + q * s->WQ;
+                deinterleave_row(row + (g->PW % 2) * s->phase + g->PW / 2,
+                                 row + (1 - g->PW % 2) * s->phase + (g->PW + 1) / 2, src, g->W);
+                if (++a == g->SH) a = 0, q++;
+            }
+        return;
+    }
     for (int64_t b = 0; b < g->SW; b++) {
         const int64_t w0 = ((b - g->PW) % g->SW + g->SW) % g->SW, col = b * s->phase + (w0 + g->PW) / g->SW;
         for (int64_t c = 0; c < g->C; c++)
@@ -247,8 +271,60 @@ static bool forward_im2col(mt_ctx *ctx, const mt_window *g, int64_t groups, cons
     return true;
 }
 
+/* Winograd's F(2x2, 3x3) (kernels/cpu/winograd.h) for the 3x3 convolutions of stride,
+ * padding and dilation 1 with enough channels on both sides for its GEMMs (at 8 it was
+ * no faster than the direct product): 2.25 times fewer multiply-adds at most. */
+#define WINOGRAD_MIN_CHANNELS 16
+static bool winograd_ok(const mt_window *g, int64_t groups, int64_t O) {
+    if (groups != 1 || g->KH != 3 || g->KW != 3 || g->SH != 1 || g->SW != 1 || g->PH != 1 || g->PW != 1 ||
+        g->DH != 1 || g->DW != 1 || g->C < WINOGRAD_MIN_CHANNELS || O < WINOGRAD_MIN_CHANNELS)
+        return false;
+    /* The kernel computes 16 products for each of NT tile numbers, some of which are no
+     * tile (winograd.h); the direct product 9 per output. Only where that saves a third:
+     * resnet8's 28x28 and 14x14 layers, not its 7x7. */
+    const mt_winograd_plan wp = mt_k_winograd_plan(g->C, O, g->H, g->W);
+    return 16 * wp.NT * 3 <= 9 * g->H * g->W * 2;
+}
+
+/* out (N, O, H, W) = the convolution of x (N, C, H, W) with w (O, C, 3, 3) plus bias, stored
+ * as `store` says (with the residual first when res is given), for winograd_ok's layers:
+ * threads over the images, each filling its image's four stride-2 phases (shifted_fill of
+ * the window with a 2x2 stride, whose phases are the ones the kernel reads) and running
+ * the kernel on them. false when the arena runs out (ctx error set). */
+static bool forward_winograd(mt_ctx *ctx, const mt_window *g, int64_t O, const float *x, const float *w,
+                             const float *bias, conv_store store, const float *res, float *out) {
+    const mt_winograd_plan wp = mt_k_winograd_plan(g->C, O, g->H, g->W);
+    mt_window phases = *g;
+    phases.SH = phases.SW = 2;
+    const shifted_plan sp = shifted_of(&phases);
+    const int64_t in_floats = mt_k_winograd_input_floats(&wp), per_thread = in_floats + mt_k_winograd_scratch_floats(&wp);
+    const int64_t CHW = g->C * g->H * g->W, OP = O * g->H * g->W;
+    float *U = mt_ctx_alloc(ctx, (size_t)(16 * O * g->C) * sizeof(float));
+    float *scratch = mt_ctx_alloc(ctx, (size_t)(max_threads() * per_thread) * sizeof(float));
+    if (!U || !scratch) return false;
+    const conv_dims d = dims_of(g, O, 1);
+#pragma omp parallel if (worth_threads(g, &d))
+    {
+        float *xp = scratch + thread_id() * per_thread;
+        memset(xp, 0, (size_t)in_floats * sizeof(float)); /* the padding (shifted_fill) */
+#pragma omp for schedule(static)
+        for (int64_t o = 0; o < O; o++) mt_k_winograd_weights(&wp, w, U, o, o + 1);
+#pragma omp for schedule(static)
+        for (int64_t n = 0; n < g->N; n++) {
+            float *img = out + n * OP;
+            shifted_fill(&phases, &sp, x + n * CHW, xp);
+            mt_k_winograd_image(&wp, xp, U, bias, xp + in_floats, img, store == CONV_ADD);
+            if (res) add_row(img, img, res + n * OP, OP, store == CONV_STORE_RELU);
+            else if (store == CONV_STORE_RELU) relu_row(img, img, OP);
+        }
+    }
+    return true;
+}
+
 static bool forward(mt_ctx *ctx, const mt_window *g, int64_t groups, const conv_dims *d, const float *x,
                     const float *w, const float *bias, bool relu, const float *res, float *out) {
+    if (winograd_ok(g, groups, d->O))
+        return forward_winograd(ctx, g, d->O, x, w, bias, relu ? CONV_STORE_RELU : CONV_STORE, res, out);
     return shifted_ok(g) ? forward_shifted(ctx, g, groups, d, x, w, bias, relu, res, out)
                          : forward_im2col(ctx, g, groups, d, x, w, bias, relu, res, out);
 }
@@ -398,31 +474,41 @@ void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
     ctx->flops += 2.0 * (double)(O * g->N * P * K) * ((w->requires_grad ? 1 : 0) + (x->requires_grad ? 1 : 0));
     const bool gb = b && b->requires_grad && mt_tensor_ensure_grad(ctx, b);
     const bool gw = w->requires_grad && mt_tensor_ensure_grad(ctx, w);
-    const bool gx = x->requires_grad && mt_tensor_ensure_grad(ctx, x);
-    const mt_arena_mark scratch = mt_ctx_mark(ctx); /* after the gradients: they stay */
     const float *gout = node->out->grad;
     /* dx of a stride-1 convolution is itself a stride-1 convolution, shifted_image's
      * case: of dOut, padded by DH*(KH-1) - PH (and likewise in width), with the weight's
-     * two channel axes swapped and its window turned by 180 degrees. Per image, on the
-     * threads; otherwise dcol = W^T @ dOut and col2im below. */
+     * two channel axes swapped and its window turned by 180 degrees; Winograd's where
+     * winograd_ok. Per image, on the threads; otherwise dcol = W^T @ dOut and col2im below. */
     const mt_window t = {.N = g->N, .C = O, .H = g->OH, .W = g->OW, .KH = g->KH, .KW = g->KW, .SH = 1, .SW = 1,
                          .PH = g->DH * (g->KH - 1) - g->PH, .PW = g->DW * (g->KW - 1) - g->PW,
                          .DH = g->DH, .DW = g->DW, .OH = g->H, .OW = g->W}; /* OH = H at stride 1 */
-    const bool gx_shifted = gx && s->groups == 1 && g->SH == 1 && g->SW == 1 && t.PH >= 0 && t.PW >= 0 &&
-                            shifted_ok(&t);
-    if (gx_shifted) {
-        const shifted_plan sp = shifted_of(&t);
-        const int64_t per_thread = sp.xp_floats + g->C * sp.NPAD, Kt = O * g->KH * g->KW;
-        float *wt = mt_ctx_alloc(ctx, (size_t)(g->C * Kt) * sizeof(float));
-        float *buf = mt_ctx_alloc(ctx, (size_t)(max_threads() * per_thread) * sizeof(float));
-        int64_t *boff = mt_ctx_alloc(ctx, (size_t)Kt * sizeof(int64_t));
-        if (!wt || !buf || !boff) return;
+    const bool stride1 = x->requires_grad && s->groups == 1 && g->SH == 1 && g->SW == 1 && t.PH >= 0 && t.PW >= 0;
+    const bool gx_winograd = stride1 && winograd_ok(&t, 1, g->C), gx_shifted = stride1 && !gx_winograd && shifted_ok(&t);
+    /* Those write every element of dx: a new gradient is stored, not zeroed and added to. */
+    bool assign = false;
+    const bool gx = x->requires_grad && (gx_winograd || gx_shifted ? mt_tensor_grad_for_write(ctx, x, &assign)
+                                                                   : mt_tensor_ensure_grad(ctx, x));
+    if (x->requires_grad && !gx) return; /* no memory: the ctx error is set */
+    const mt_arena_mark scratch = mt_ctx_mark(ctx); /* after the gradients: they stay */
+    const conv_store gx_store = assign ? CONV_STORE : CONV_ADD;
+    float *wt = NULL; /* the weight as dx's convolution reads it */
+    if (gx_winograd || gx_shifted) {
+        wt = mt_ctx_alloc(ctx, (size_t)(g->C * O * g->KH * g->KW) * sizeof(float));
+        if (!wt) return;
         for (int64_t o = 0; o < O; o++)
             for (int64_t c = 0; c < g->C; c++)
                 for (int64_t i = 0; i < g->KH; i++)
                     for (int64_t j = 0; j < g->KW; j++)
                         wt[((c * O + o) * g->KH + i) * g->KW + j] =
                             w->data[((o * g->C + c) * g->KH + (g->KH - 1 - i)) * g->KW + (g->KW - 1 - j)];
+        if (gx_winograd && !forward_winograd(ctx, &t, g->C, gout, wt, NULL, gx_store, NULL, x->grad)) return;
+    }
+    if (gx_shifted) {
+        const shifted_plan sp = shifted_of(&t);
+        const int64_t per_thread = sp.xp_floats + g->C * sp.NPAD, Kt = O * g->KH * g->KW;
+        float *buf = mt_ctx_alloc(ctx, (size_t)(max_threads() * per_thread) * sizeof(float));
+        int64_t *boff = mt_ctx_alloc(ctx, (size_t)Kt * sizeof(int64_t));
+        if (!buf || !boff) return;
         shifted_offsets(&t, &sp, O, boff);
         const conv_dims d = dims_of(g, O, 1);
 #pragma omp parallel if (worth_threads(g, &d))
@@ -431,7 +517,7 @@ void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
             memset(xp, 0, (size_t)sp.xp_floats * sizeof(float)); /* the padding (shifted_fill) */
 #pragma omp for schedule(static)
             for (int64_t n = 0; n < g->N; n++)
-                shifted_image(&t, &sp, 1, g->C, boff, gout + n * O * P, wt, NULL, CONV_ADD, NULL, xp, xp + sp.xp_floats,
+                shifted_image(&t, &sp, 1, g->C, boff, gout + n * O * P, wt, NULL, gx_store, NULL, xp, xp + sp.xp_floats,
                               x->grad + n * CHW);
         }
     }
@@ -449,24 +535,24 @@ void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
     if (gw_shifted && !weight_grad_shifted(ctx, g, O, x->data, gout, w->grad)) return; /* the ctx error is set */
     /* Any other one-group dx per image on the threads too: dcol = W^T @ dOut on the
      * register-tiled GEMM into the thread's scratch, then col2im into the image's dx. */
-    const bool gx_image = gx && !gx_shifted && s->groups == 1;
+    const bool gx_image = gx && !gx_winograd && !gx_shifted && s->groups == 1;
     if (gx_image) {
         const conv_dims d = dims_of(g, O, 1);
-        float *wt = mt_ctx_alloc(ctx, (size_t)(K * O) * sizeof(float));
+        float *wtr = mt_ctx_alloc(ctx, (size_t)(K * O) * sizeof(float)); /* W^T */
         float *buf = mt_ctx_alloc(ctx, (size_t)(max_threads() * K * P) * sizeof(float));
-        if (!wt || !buf) return;
+        if (!wtr || !buf) return;
         for (int64_t o = 0; o < O; o++)
-            for (int64_t k = 0; k < K; k++) wt[k * O + o] = w->data[o * K + k];
+            for (int64_t k = 0; k < K; k++) wtr[k * O + o] = w->data[o * K + k];
         mt_window one = *g;
         one.N = 1;
 #pragma omp parallel for schedule(static) if (worth_threads(g, &d))
         for (int64_t n = 0; n < g->N; n++) {
             float *dc = buf + thread_id() * K * P;
-            mt_k_gemm_nn(K, P, O, wt, O, gout + n * O * P, P, NULL, dc, P);
+            mt_k_gemm_nn(K, P, O, wtr, O, gout + n * O * P, P, NULL, dc, P);
             mt_k_col2im(&one, dc, x->grad + n * CHW);
         }
     }
-    const bool gw_chunks = gw && !gw_shifted, gx_chunks = gx && !gx_shifted && !gx_image;
+    const bool gw_chunks = gw && !gw_shifted, gx_chunks = gx && !gx_winograd && !gx_shifted && !gx_image;
     if (!gw_chunks && !gx_chunks) {
         mt_ctx_release(ctx, scratch);
         return;

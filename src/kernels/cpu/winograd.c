@@ -1,0 +1,197 @@
+/* Winograd's F(2x2, 3x3), one image at a time (see winograd.h). With
+ *   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1],
+ *   A^T = [1 1 1 0; 0 1 -1 -1],
+ * a tile's outputs are A^T M A with M = sum over c of (G g G^T) * (B^T d B), elementwise:
+ * the cross-correlation that conv2d computes, each output row (and column) from the three
+ * input rows under it. The transforms run eight tiles at a time in 8-float vectors (GCC
+ * vector extensions, as gemm_small.c), the GEMMs on mt_k_gemm_nn. */
+#include "kernels/cpu/winograd.h"
+
+#include "kernels/cpu/gemm_small.h"
+
+#include <string.h>
+
+typedef float v8 __attribute__((vector_size(32)));
+
+#define LOAD8(dst, p) memcpy(&(dst), (p), sizeof(v8))
+#define STORE8(p, src) memcpy((p), &(src), sizeof(v8))
+
+/* Floats of V and M for one chunk of tile numbers: both stay in L2 while the 16 GEMMs of
+ * the chunk read them. */
+#define CHUNK_FLOATS (1 << 13)
+
+mt_winograd_plan mt_k_winograd_plan(int64_t C, int64_t O, int64_t H, int64_t W) {
+    mt_winograd_plan p = {.C = C, .O = O, .OH = H, .OW = W, .TH = (H + 1) / 2, .WQ = (W + 1) / 2 + 1};
+    p.plane = (p.TH + 1) * p.WQ;
+    p.phase = C * p.plane;
+    p.NT = (p.TH * p.WQ + 7) / 8 * 8;
+    p.NB = CHUNK_FLOATS / (16 * (C + O)) / 16 * 16;
+    if (p.NB < 16) p.NB = 16;
+    if (p.NB > p.NT) p.NB = p.NT;
+    return p;
+}
+
+/* The last vector of tile numbers reads up to NT - 1 + WQ + 1 in the last plane of the
+ * last phase: under 8 floats past the phases (plane = NT - (NT - TH * WQ) + WQ). */
+int64_t mt_k_winograd_input_floats(const mt_winograd_plan *p) { return 4 * p->phase + 8; }
+
+int64_t mt_k_winograd_scratch_floats(const mt_winograd_plan *p) {
+    return 16 * (p->C + p->O) * p->NB + 4 * p->O * p->NT + 8; /* + what interleave reads past */
+}
+
+void mt_k_winograd_weights(const mt_winograd_plan *p, const float *w, float *U, int64_t o0, int64_t o1) {
+    const int64_t OC = p->O * p->C;
+    for (int64_t o = o0; o < o1; o++)
+        for (int64_t c = 0; c < p->C; c++) {
+            const float *g = w + (o * p->C + c) * 9;
+            float h[4][3]; /* G g */
+            for (int j = 0; j < 3; j++) {
+                h[0][j] = g[j];
+                h[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
+                h[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
+                h[3][j] = g[6 + j];
+            }
+            float *u = U + o * p->C + c;
+            for (int i = 0; i < 4; i++) { /* (G g) G^T, row i */
+                u[(4 * i + 0) * OC] = h[i][0];
+                u[(4 * i + 1) * OC] = 0.5f * (h[i][0] + h[i][1] + h[i][2]);
+                u[(4 * i + 2) * OC] = 0.5f * (h[i][0] - h[i][1] + h[i][2]);
+                u[(4 * i + 3) * OC] = h[i][2];
+            }
+        }
+}
+
+/* Unaligned 8-float loads and stores through a vector type of alignment 4: each is one
+ * instruction on its own register (copied through arrays of vectors, the loads went
+ * through the stack in halves, and the reload stalled on them). */
+typedef float v8u __attribute__((vector_size(32), aligned(4), may_alias));
+#define LD(p) (*(const v8u *)(p))
+#define ST(p, v) (*(v8u *)(p) = (v))
+
+/* V[xi][c][t - t0] = (B^T d B)[xi] for the tiles t0 .. t0 + n - 1 (n a multiple of 8). */
+static void input_transform(const mt_winograd_plan *p, const float *xp, int64_t t0, int64_t n, float *V) {
+    const int64_t CN = p->C * p->NB, WQ = p->WQ;
+    for (int64_t c = 0; c < p->C; c++) {
+        /* Phase (a, b) of channel c: padded rows a, a + 2, ... and columns b, b + 2, ...;
+         * patch row i, column j of tile t is phase (i % 2, j % 2) at t + (i / 2) WQ + j / 2. */
+        const float *p00 = xp + c * p->plane, *p01 = p00 + p->phase, *p10 = p01 + p->phase, *p11 = p10 + p->phase;
+        for (int64_t t = t0; t < t0 + n; t += 8) {
+            const int64_t u = t + WQ;
+            /* B^T d, by columns j: (d0 - d2, d1 + d2, d2 - d1, d1 - d3) */
+            v8 r0[4], r1[4], r2[4], r3[4];
+#define COLUMN(j, q0, q1, off)                                                                     \
+    do {                                                                                           \
+        const v8 d0 = LD(q0 + t + off), d1 = LD(q1 + t + off), d2 = LD(q0 + u + off), d3 = LD(q1 + u + off); \
+        r0[j] = d0 - d2;                                                                           \
+        r1[j] = d1 + d2;                                                                           \
+        r2[j] = d2 - d1;                                                                           \
+        r3[j] = d1 - d3;                                                                           \
+    } while (0)
+            COLUMN(0, p00, p10, 0);
+            COLUMN(1, p01, p11, 0);
+            COLUMN(2, p00, p10, 1);
+            COLUMN(3, p01, p11, 1);
+#undef COLUMN
+            /* (B^T d) B, by rows i: xi = 4 i .. 4 i + 3 */
+            float *v = V + c * p->NB + (t - t0);
+#define ROW(i, r)                                                                                  \
+    do {                                                                                           \
+        ST(v + (4 * i + 0) * CN, r[0] - r[2]);                                                     \
+        ST(v + (4 * i + 1) * CN, r[1] + r[2]);                                                     \
+        ST(v + (4 * i + 2) * CN, r[2] - r[1]);                                                     \
+        ST(v + (4 * i + 3) * CN, r[1] - r[3]);                                                     \
+    } while (0)
+            ROW(0, r0);
+            ROW(1, r1);
+            ROW(2, r2);
+            ROW(3, r3);
+#undef ROW
+        }
+    }
+}
+
+/* The 2x2 outputs A^T M A (+ bias) of the tiles t0 .. t0 + n - 1 into the output phases
+ * Y[a * 2 + b][o][t] (output row 2 ty + a, column 2 tx + b). */
+static void output_transform(const mt_winograd_plan *p, const float *M, const float *bias, int64_t t0, int64_t n,
+                             float *Y) {
+    const int64_t ON = p->O * p->NB, ONT = p->O * p->NT;
+    for (int64_t o = 0; o < p->O; o++) {
+        const float b = bias ? bias[o] : 0.0f;
+        for (int64_t t = t0; t < t0 + n; t += 8) {
+            const float *m = M + o * p->NB + (t - t0);
+            v8 s[2][4];
+            for (int j = 0; j < 4; j++) { /* A^T M */
+                v8 m0, m1, m2, m3;
+                LOAD8(m0, m + (0 + j) * ON);
+                LOAD8(m1, m + (4 + j) * ON);
+                LOAD8(m2, m + (8 + j) * ON);
+                LOAD8(m3, m + (12 + j) * ON);
+                s[0][j] = m0 + m1 + m2;
+                s[1][j] = m1 - m2 - m3;
+            }
+            float *y = Y + o * p->NT + t;
+            for (int a = 0; a < 2; a++) { /* (A^T M) A */
+                const v8 y0 = s[a][0] + s[a][1] + s[a][2] + b, y1 = s[a][1] - s[a][2] - s[a][3] + b;
+                STORE8(y + (2 * a + 0) * ONT, y0);
+                STORE8(y + (2 * a + 1) * ONT, y1);
+            }
+        }
+    }
+}
+
+/* dst[2r] (+)= e[r], dst[2r + 1] (+)= od[r] for r < n, eight pairs at a time by shuffles.
+ * The last, partial eight read past n (the scratch has the slack) and are stored whole
+ * when `spill` allows writing up to 16 floats past dst[2n - 1], else through a buffer. */
+static inline __attribute__((always_inline)) void interleave_row(float *dst, const float *e, const float *od,
+                                                                 int64_t n, bool add, bool spill) {
+    for (int64_t r = 0; r < n; r += 8) {
+        const v8 x = LD(e + r), y = LD(od + r);
+        v8 lo = __builtin_shufflevector(x, y, 0, 8, 1, 9, 2, 10, 3, 11);
+        v8 hi = __builtin_shufflevector(x, y, 4, 12, 5, 13, 6, 14, 7, 15);
+        if (r + 8 <= n || spill) {
+            if (add) {
+                lo += LD(dst + 2 * r);
+                hi += LD(dst + 2 * r + 8);
+            }
+            ST(dst + 2 * r, lo);
+            ST(dst + 2 * r + 8, hi);
+        } else {
+            float buf[16];
+            ST(buf, lo);
+            ST(buf + 8, hi);
+            for (int64_t k = 0; k < 2 * (n - r); k++) dst[2 * r + k] = (add ? dst[2 * r + k] : 0.0f) + buf[k];
+        }
+    }
+}
+
+/* out (O, OH, OW) (+)= the output phases: row oh interleaves phase (oh % 2, 0) and
+ * (oh % 2, 1) along tile row oh / 2. A stored row may spill into the rows after it,
+ * which are stored later, but not past the image; added rows do not spill. */
+static void interleave(const mt_winograd_plan *p, const float *Y, float *out, bool add) {
+    const int64_t ONT = p->O * p->NT, half = p->OW / 2, written = (half + 7) / 8 * 16, end = p->O * p->OH * p->OW;
+    for (int64_t o = 0; o < p->O; o++)
+        for (int64_t oh = 0; oh < p->OH; oh++) {
+            const float *e = Y + (oh % 2) * 2 * ONT + o * p->NT + oh / 2 * p->WQ, *od = e + ONT;
+            const int64_t at = (o * p->OH + oh) * p->OW;
+            float *dst = out + at;
+            if (add) interleave_row(dst, e, od, half, true, false);
+            else if (at + written > end) interleave_row(dst, e, od, half, false, false);
+            else interleave_row(dst, e, od, half, false, true);
+            if (p->OW % 2) dst[p->OW - 1] = (add ? dst[p->OW - 1] : 0.0f) + e[half];
+        }
+}
+
+void mt_k_winograd_image(const mt_winograd_plan *p, const float *xp, const float *U, const float *bias,
+                         float *scratch, float *out, bool add) {
+    float *V = scratch, *M = V + 16 * p->C * p->NB, *Y = M + 16 * p->O * p->NB;
+    const int64_t OC = p->O * p->C;
+    for (int64_t t0 = 0; t0 < p->NT; t0 += p->NB) {
+        const int64_t n = p->NT - t0 < p->NB ? p->NT - t0 : p->NB;
+        input_transform(p, xp, t0, n, V);
+        for (int xi = 0; xi < 16; xi++)
+            mt_k_gemm_nn(p->O, n, p->C, U + xi * OC, p->C, V + xi * p->C * p->NB, p->NB, NULL, M + xi * p->O * p->NB,
+                         p->NB);
+        output_transform(p, M, bias, t0, n, Y);
+    }
+    interleave(p, Y, out, add);
+}

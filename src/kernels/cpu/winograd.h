@@ -1,0 +1,46 @@
+/* Winograd's F(2x2, 3x3) for a 3x3 convolution of stride 1, padding 1 and dilation 1, one
+ * image at a time (src/ops/conv.c runs it per image on the threads, as its direct path).
+ *
+ * Each 2x2 block of outputs (a tile) is Y = A^T [sum_c (G g G^T) * (B^T d B)] A from the
+ * 4x4 input patch d under it: 16 products per tile and channel pair where the direct
+ * convolution makes 36, so the GEMMs (one per position xi of the 4x4 transform,
+ * M[xi] (O x tiles) = U[xi] (O x C) @ V[xi] (C x tiles), on gemm_small.c's mt_k_gemm_nn) do
+ * 2.25 times fewer multiply-adds. The input and output transforms are additions only.
+ *
+ * The image arrives as conv.c's zero-padded copy split into its four stride-2 phases
+ * (shifted_fill with a 2x2 stride): phase (a, b) holds the padded rows a, a + 2, ... and
+ * columns b, b + 2, ..., HQ x WQ floats per channel, HQ = TH + 1 and WQ = TW + 1 for
+ * TH x TW tiles. Element (i, j) of tile (ty, tx)'s patch is then phase (i % 2, j % 2) at
+ * (ty + i / 2, tx + j / 2): with the tiles numbered t = ty * WQ + tx, eight consecutive
+ * tiles read eight consecutive floats of each phase, and every transform is vector loads,
+ * additions and stores. Number tx = TW of each row is no tile; its lanes are computed and
+ * never stored. */
+#ifndef MT_KERNELS_CPU_WINOGRAD_H
+#define MT_KERNELS_CPU_WINOGRAD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct {
+    int64_t C, O;          /* input and output channels */
+    int64_t OH, OW;        /* output (= input) size */
+    int64_t TH, WQ;        /* tile rows; tile numbers per row (tiles TW = WQ - 1, plus one unused) */
+    int64_t plane, phase;  /* floats per channel in a phase (HQ x WQ), and per phase (C planes) */
+    int64_t NT;            /* tile numbers TH * WQ, rounded up to a multiple of 8 */
+    int64_t NB;            /* tile numbers per chunk: V and M of one chunk stay in cache */
+} mt_winograd_plan;
+
+/* The plan for a C -> O convolution of an H x W image. */
+mt_winograd_plan mt_k_winograd_plan(int64_t C, int64_t O, int64_t H, int64_t W);
+/* Floats of one image's phases (with the slack the last vectors read past them), and of
+ * the scratch mt_k_winograd_image needs beside them. */
+int64_t mt_k_winograd_input_floats(const mt_winograd_plan *p);
+int64_t mt_k_winograd_scratch_floats(const mt_winograd_plan *p);
+/* U[xi][o][c] = (G g G^T)[xi] for the weight w (O, C, 3, 3), output channels [o0, o1). */
+void mt_k_winograd_weights(const mt_winograd_plan *p, const float *w, float *U, int64_t o0, int64_t o1);
+/* out (O, OH, OW) = the convolution of the image in xp (phases as above) with the weight
+ * transformed into U, plus bias[o] (bias may be NULL); or out += that when add. */
+void mt_k_winograd_image(const mt_winograd_plan *p, const float *xp, const float *U, const float *bias,
+                         float *scratch, float *out, bool add);
+
+#endif

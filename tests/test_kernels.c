@@ -192,19 +192,18 @@ MT_TEST(small_gemm_matches_reference) {
     }
 }
 
-/* conv2d's Winograd path (3x3, stride 1, padding 1, 16 or more channels on both sides,
- * images of 9 or more pixels a side: src/ops/conv.c winograd_ok) against the definition in
- * double: the output with its bias, and dx and dW of sum(y * r). Odd sizes leave partial
- * tiles in both directions; dx is checked both stored (a new gradient of an arena tensor)
- * and added (a persistent tensor's, the second backward). Each value within 1e-5 of the
- * sum of its terms' magnitudes: float rounding, where one wrong tap is off by ~0.1. */
+/* conv2d's fast paths against the definition in double: the output with its bias, and dx
+ * and dW of sum(y * r). Winograd's (3x3, stride 1, padding 1, 16 or more channels on both
+ * sides, images of 9 or more pixels a side: src/ops/conv.c winograd_ok), whose odd sizes
+ * leave partial tiles both ways, and the strided convolutions' dx by stride phases
+ * (input_grad_phases): resnet8's, odd sizes, a stride larger than the window (a phase
+ * that no tap reaches), strides with dilation and unequal padding. dx is checked both
+ * stored (a new gradient of an arena tensor) and added (a persistent tensor's, on the
+ * second backward). Each value within 1e-5 of the sum of its terms' magnitudes: float
+ * rounding, where one wrong tap is off by ~0.1. */
 typedef struct {
-    int64_t N, C, O, H, W;
+    int64_t N, C, O, H, W, KH, KW, SH, SW, PH, PW, DH, DW;
 } conv_case;
-
-static double conv_tap(const conv_case *k, const float *a, int64_t n, int64_t c, int64_t h, int64_t w) {
-    return h < 0 || h >= k->H || w < 0 || w >= k->W ? 0.0 : a[((n * k->C + c) * k->H + h) * k->W + w];
-}
 
 /* The count of entries of got (n of them) off ref by more than 1e-5 * mag + 1e-6. */
 static int off_by_more(const float *got, const double *ref, const double *mag, int64_t n) {
@@ -214,18 +213,30 @@ static int off_by_more(const float *got, const double *ref, const double *mag, i
     return bad;
 }
 
-MT_TEST(winograd_conv_matches_its_definition) {
-    const conv_case cases[] = {{2, 16, 16, 28, 28}, {2, 16, 24, 9, 13}, {1, 24, 16, 11, 10}, {2, 32, 32, 14, 14}};
+MT_TEST(conv_fast_paths_match_their_definition) {
+    const conv_case cases[] = {
+        {2, 16, 16, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1}, /* Winograd: resnet8's block1 */
+        {2, 16, 24, 9, 13, 3, 3, 1, 1, 1, 1, 1, 1},  /* odd sizes */
+        {1, 24, 16, 11, 10, 3, 3, 1, 1, 1, 1, 1, 1},
+        {2, 32, 32, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1},
+        {2, 16, 32, 28, 28, 3, 3, 2, 2, 1, 1, 1, 1}, /* phases: resnet8's stride-2 layers */
+        {2, 3, 5, 9, 13, 3, 3, 2, 2, 1, 1, 1, 1},
+        {2, 4, 3, 10, 9, 1, 1, 2, 2, 0, 0, 1, 1},    /* phase (1, *) and (*, 1) get no tap */
+        {1, 3, 4, 13, 17, 3, 2, 2, 3, 1, 2, 2, 1},   /* the op fixtures' stride with dilation */
+        {2, 2, 3, 12, 11, 5, 3, 3, 2, 2, 1, 1, 2},
+    };
     mt_rng rng;
     mt_rng_seed(&rng, 11);
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
         const conv_case *k = &cases[ci];
-        const int64_t nx = k->N * k->C * k->H * k->W, ny = k->N * k->O * k->H * k->W, nw = k->O * k->C * 9;
+        const int64_t OH = (k->H + 2 * k->PH - k->DH * (k->KH - 1) - 1) / k->SH + 1;
+        const int64_t OW = (k->W + 2 * k->PW - k->DW * (k->KW - 1) - 1) / k->SW + 1;
+        const int64_t nx = k->N * k->C * k->H * k->W, ny = k->N * k->O * OH * OW, nw = k->O * k->C * k->KH * k->KW;
         mt_error err;
         mt_tensor *x = mt_tensor_new(4, (int64_t[]){k->N, k->C, k->H, k->W}, &err);
-        mt_tensor *w = mt_tensor_new(4, (int64_t[]){k->O, k->C, 3, 3}, &err);
+        mt_tensor *w = mt_tensor_new(4, (int64_t[]){k->O, k->C, k->KH, k->KW}, &err);
         mt_tensor *b = mt_tensor_new(1, (int64_t[]){k->O}, &err);
-        mt_tensor *r = mt_tensor_new(4, (int64_t[]){k->N, k->O, k->H, k->W}, &err);
+        mt_tensor *r = mt_tensor_new(4, (int64_t[]){k->N, k->O, OH, OW}, &err);
         mt_rng_fill_uniform(&rng, x, -1.0f, 1.0f);
         mt_rng_fill_uniform(&rng, w, -0.3f, 0.3f);
         mt_rng_fill_uniform(&rng, b, -1.0f, 1.0f);
@@ -234,34 +245,37 @@ MT_TEST(winograd_conv_matches_its_definition) {
         double *ry = ref, *rdx = ref + ny, *rdw = rdx + nx, *my = mag, *mdx = mag + ny, *mdw = mdx + nx;
         for (int64_t n = 0; n < k->N; n++)
             for (int64_t o = 0; o < k->O; o++)
-                for (int64_t h = 0; h < k->H; h++)
-                    for (int64_t v = 0; v < k->W; v++) {
-                        const int64_t iy = ((n * k->O + o) * k->H + h) * k->W + v;
-                        ry[iy] = my[iy] = b->data[o];
-                        my[iy] = fabs(my[iy]);
+                for (int64_t oh = 0; oh < OH; oh++)
+                    for (int64_t ow = 0; ow < OW; ow++) {
+                        const int64_t iy = ((n * k->O + o) * OH + oh) * OW + ow;
+                        ry[iy] = b->data[o];
+                        my[iy] = fabs(ry[iy]);
                         for (int64_t c = 0; c < k->C; c++)
-                            for (int64_t i = 0; i < 3; i++)
-                                for (int64_t j = 0; j < 3; j++) {
-                                    const int64_t iw = ((o * k->C + c) * 3 + i) * 3 + j;
-                                    const double xv = conv_tap(k, x->data, n, c, h + i - 1, v + j - 1);
-                                    ry[iy] += w->data[iw] * xv;
-                                    my[iy] += fabs(w->data[iw] * xv);
-                                    rdw[iw] += r->data[iy] * xv;
-                                    mdw[iw] += fabs(r->data[iy] * xv);
-                                    if (h + i - 1 < 0 || h + i - 1 >= k->H || v + j - 1 < 0 || v + j - 1 >= k->W) continue;
-                                    const int64_t ix = ((n * k->C + c) * k->H + h + i - 1) * k->W + v + j - 1;
-                                    rdx[ix] += w->data[iw] * r->data[iy];
-                                    mdx[ix] += fabs(w->data[iw] * r->data[iy]);
+                            for (int64_t i = 0; i < k->KH; i++)
+                                for (int64_t j = 0; j < k->KW; j++) {
+                                    const int64_t h = oh * k->SH + i * k->DH - k->PH, v = ow * k->SW + j * k->DW - k->PW;
+                                    if (h < 0 || h >= k->H || v < 0 || v >= k->W) continue;
+                                    const int64_t iw = ((o * k->C + c) * k->KH + i) * k->KW + j;
+                                    const int64_t ix = ((n * k->C + c) * k->H + h) * k->W + v;
+                                    const double xv = x->data[ix], wv = w->data[iw], rv = r->data[iy];
+                                    ry[iy] += wv * xv;
+                                    my[iy] += fabs(wv * xv);
+                                    rdw[iw] += rv * xv;
+                                    mdw[iw] += fabs(rv * xv);
+                                    rdx[ix] += wv * rv;
+                                    mdx[ix] += fabs(wv * rv);
                                 }
                     }
+        const mt_conv2d_params p = {.stride = {(int)k->SH, (int)k->SW}, .padding = {(int)k->PH, (int)k->PW},
+                                    .dilation = {(int)k->DH, (int)k->DW}};
         /* First pass: x in the arena, its gradient new (stored); then x persistent, twice. */
         for (int pass = 0; pass < 3; pass++) {
             mt_ctx *ctx = mt_ctx_new();
             mt_tensor *xin = pass == 0 ? mt_tensor_from(ctx, 4, x->shape, x->data) : x;
             xin->requires_grad = true;
             w->requires_grad = true;
-            mt_tensor *y = mt_conv2d(ctx, xin, w, b, (mt_conv2d_params){.padding = {1, 1}});
-            CHECK_MSG(y != NULL, "conv2d %zu: %s", ci, mt_ctx_error(ctx)->msg);
+            mt_tensor *y = mt_conv2d(ctx, xin, w, b, p);
+            CHECK_MSG(y != NULL, "conv2d case %zu: %s", ci, mt_ctx_error(ctx)->msg);
             if (!y) {
                 mt_ctx_free(ctx);
                 break;

@@ -465,6 +465,132 @@ static int64_t conv_chunk(const mt_window *g) {
     return chunk < 1 ? 1 : chunk > g->N ? g->N : chunk;
 }
 
+/* dx of a strided one-group convolution without its columns. Output row oh reads input
+ * row oh*SH + i*DH - PH for tap i, so input row h = SH*u + a (its phase a) gets dOut row
+ * u + delta_i from exactly the taps i with (a + PH - i*DH) divisible by SH, delta_i being
+ * the quotient; likewise in width. Each of the SH*SW phases of dx is thus a stride-1
+ * correlation of dOut with a few of the taps: per image, an indirect GEMM over a padded
+ * copy of dOut (rows padded by pad_t above and below up to the deepest row a phase
+ * reads, columns likewise), on a grid of HU rows of WD columns, of which the phase's
+ * first WV are real and scattered into dx. The same products as dcol = W^T @ dOut, with
+ * longer sums, and no col2im. */
+typedef struct {
+    int64_t pad_t, pad_l, HD, WD; /* dOut's padding above and to the left, and its padded size */
+    int64_t plane;                /* HD * WD */
+    int64_t grid;                 /* the largest phase grid, HU * WD floats */
+} phases_plan;
+
+/* The taps of phase a along one axis (window k, stride st, padding pd, dilation dl), and
+ * their row offsets delta; the count. */
+static int phase_taps(int64_t a, int64_t k, int64_t st, int64_t pd, int64_t dl, int64_t *tap, int64_t *delta) {
+    int n = 0;
+    for (int64_t i = 0; i < k; i++) {
+        const int64_t r = a + pd - i * dl;
+        if (((r % st) + st) % st) continue;
+        tap[n] = i;
+        delta[n++] = r / st; /* exact: r is a multiple of st */
+    }
+    return n;
+}
+
+/* Rows (or columns) of phase a of an input of size n: a, a + st, ... */
+static int64_t phase_len(int64_t n, int64_t a, int64_t st) { return a < n ? (n - a + st - 1) / st : 0; }
+
+static phases_plan phases_of(const mt_window *g) {
+    int64_t tap[64], dt[64], lo_h = 0, hi_h = g->OH - 1, lo_w = 0, hi_w = g->OW - 1, HU = 0, WV = 0;
+    for (int64_t a = 0; a < g->SH; a++) {
+        const int n = phase_taps(a, g->KH, g->SH, g->PH, g->DH, tap, dt);
+        const int64_t len = phase_len(g->H, a, g->SH);
+        HU = len > HU ? len : HU;
+        for (int k = 0; k < n && len > 0; k++) {
+            lo_h = dt[k] < lo_h ? dt[k] : lo_h;
+            hi_h = len - 1 + dt[k] > hi_h ? len - 1 + dt[k] : hi_h;
+        }
+    }
+    for (int64_t b = 0; b < g->SW; b++) {
+        const int n = phase_taps(b, g->KW, g->SW, g->PW, g->DW, tap, dt);
+        const int64_t len = phase_len(g->W, b, g->SW);
+        WV = len > WV ? len : WV;
+        for (int k = 0; k < n && len > 0; k++) {
+            lo_w = dt[k] < lo_w ? dt[k] : lo_w;
+            hi_w = len - 1 + dt[k] > hi_w ? len - 1 + dt[k] : hi_w;
+        }
+    }
+    phases_plan p = {.pad_t = -lo_h, .pad_l = -lo_w, .HD = hi_h - lo_h + 1, .WD = hi_w - lo_w + 1};
+    if (p.WD < WV) p.WD = WV; /* the grid holds a phase's real columns */
+    p.plane = p.HD * p.WD;
+    p.grid = HU * p.WD;
+    return p;
+}
+
+/* Worth it while the grid's unused columns are at most a third (as shifted_ok), for
+ * windows of up to 64 taps a side. */
+static bool phases_ok(const mt_window *g) {
+    if (g->KH > 64 || g->KW > 64) return false;
+    const phases_plan p = phases_of(g);
+    return 3 * (p.WD - phase_len(g->W, 0, g->SW)) <= p.WD;
+}
+
+static bool input_grad_phases(mt_ctx *ctx, const mt_window *g, int64_t O, const float *w, const float *gout,
+                              float *dx, bool assign) {
+    const phases_plan pp = phases_of(g);
+    const int64_t nph = g->SH * g->SW, KK = g->KH * g->KW, P = g->OH * g->OW, CHW = g->C * g->H * g->W;
+    /* Phase (a, b): K[ph] = O * taps rows of W^T (C x K, its own copy) and of offsets. */
+    int64_t *K = mt_ctx_alloc(ctx, (size_t)nph * sizeof(int64_t));
+    float *wt = mt_ctx_alloc(ctx, (size_t)(g->C * O * KK) * sizeof(float));
+    int64_t *boff = mt_ctx_alloc(ctx, (size_t)(O * KK) * sizeof(int64_t));
+    const int64_t per_thread = O * pp.plane + pp.WD + 16 + g->C * pp.grid; /* dOut copy + slack, grid */
+    float *scratch = mt_ctx_alloc(ctx, (size_t)(max_threads() * per_thread) * sizeof(float));
+    if (!K || !wt || !boff || !scratch) return false;
+    int64_t base = 0; /* where phase ph's columns of wt and boff start */
+    for (int64_t ph = 0; ph < nph; ph++) {
+        int64_t ti[64], di[64], tj[64], dj[64];
+        const int ni = phase_taps(ph / g->SW, g->KH, g->SH, g->PH, g->DH, ti, di);
+        const int nj = phase_taps(ph % g->SW, g->KW, g->SW, g->PW, g->DW, tj, dj);
+        K[ph] = O * ni * nj;
+        for (int64_t c = 0; c < g->C; c++)
+            for (int64_t o = 0, k = 0; o < O; o++)
+                for (int i = 0; i < ni; i++)
+                    for (int j = 0; j < nj; j++, k++) {
+                        wt[g->C * base + c * K[ph] + k] = w[((o * g->C + c) * g->KH + ti[i]) * g->KW + tj[j]];
+                        if (c == 0) boff[base + k] = o * pp.plane + (di[i] + pp.pad_t) * pp.WD + dj[j] + pp.pad_l;
+                    }
+        base += K[ph];
+    }
+    const conv_dims d = dims_of(g, O, 1);
+#pragma omp parallel if (worth_threads(g, &d))
+    {
+        float *dp = scratch + thread_id() * per_thread, *grid = dp + O * pp.plane + pp.WD + 16;
+        memset(dp, 0, (size_t)(O * pp.plane + pp.WD + 16) * sizeof(float)); /* the padding */
+#pragma omp for schedule(static)
+        for (int64_t n = 0; n < g->N; n++) {
+            const float *go = gout + n * O * P;
+            float *dxn = dx + n * CHW;
+            for (int64_t o = 0; o < O; o++)
+                for (int64_t oh = 0; oh < g->OH; oh++)
+                    mt_k_copy_row(dp + o * pp.plane + (oh + pp.pad_t) * pp.WD + pp.pad_l, go + (o * g->OH + oh) * g->OW,
+                                  g->OW, false);
+            for (int64_t ph = 0, at = 0; ph < nph; at += K[ph++]) {
+                const int64_t a = ph / g->SW, b = ph % g->SW, HU = phase_len(g->H, a, g->SH),
+                              WV = phase_len(g->W, b, g->SW);
+                if (HU == 0 || WV == 0) continue;
+                mt_k_gemm_nn_indirect(g->C, HU * pp.WD, K[ph], wt + g->C * at, K[ph], dp, boff + at, NULL, grid,
+                                      HU * pp.WD);
+                for (int64_t c = 0; c < g->C; c++)
+                    for (int64_t u = 0; u < HU; u++) {
+                        const float *src = grid + (c * HU + u) * pp.WD;
+                        float *dst = dxn + (c * g->H + u * g->SH + a) * g->W + b;
+                        if (assign)
+                            for (int64_t v = 0; v < WV; v++) dst[v * g->SW] = src[v];
+                        else
+                            for (int64_t v = 0; v < WV; v++) dst[v * g->SW] += src[v];
+                    }
+            }
+        }
+    }
+    return true;
+}
+
 void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
     mt_tensor *x = node->in[0], *w = node->in[1], *b = node->n_in > 2 ? node->in[2] : NULL;
     const conv_saved *s = node->saved;
@@ -484,10 +610,12 @@ void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
                          .DH = g->DH, .DW = g->DW, .OH = g->H, .OW = g->W}; /* OH = H at stride 1 */
     const bool stride1 = x->requires_grad && s->groups == 1 && g->SH == 1 && g->SW == 1 && t.PH >= 0 && t.PW >= 0;
     const bool gx_winograd = stride1 && winograd_ok(&t, 1, g->C), gx_shifted = stride1 && !gx_winograd && shifted_ok(&t);
+    const bool gx_phases = x->requires_grad && s->groups == 1 && !stride1 && phases_ok(g);
     /* Those write every element of dx: a new gradient is stored, not zeroed and added to. */
     bool assign = false;
-    const bool gx = x->requires_grad && (gx_winograd || gx_shifted ? mt_tensor_grad_for_write(ctx, x, &assign)
-                                                                   : mt_tensor_ensure_grad(ctx, x));
+    const bool gx = x->requires_grad && (gx_winograd || gx_shifted || gx_phases
+                                             ? mt_tensor_grad_for_write(ctx, x, &assign)
+                                             : mt_tensor_ensure_grad(ctx, x));
     if (x->requires_grad && !gx) return; /* no memory: the ctx error is set */
     const mt_arena_mark scratch = mt_ctx_mark(ctx); /* after the gradients: they stay */
     const conv_store gx_store = assign ? CONV_STORE : CONV_ADD;
@@ -535,7 +663,8 @@ void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
     if (gw_shifted && !weight_grad_shifted(ctx, g, O, x->data, gout, w->grad)) return; /* the ctx error is set */
     /* Any other one-group dx per image on the threads too: dcol = W^T @ dOut on the
      * register-tiled GEMM into the thread's scratch, then col2im into the image's dx. */
-    const bool gx_image = gx && !gx_winograd && !gx_shifted && s->groups == 1;
+    if (gx_phases && !input_grad_phases(ctx, g, O, w->data, gout, x->grad, assign)) return;
+    const bool gx_image = gx && !gx_winograd && !gx_shifted && !gx_phases && s->groups == 1;
     if (gx_image) {
         const conv_dims d = dims_of(g, O, 1);
         float *wtr = mt_ctx_alloc(ctx, (size_t)(K * O) * sizeof(float)); /* W^T */
@@ -552,7 +681,7 @@ void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
             mt_k_col2im(&one, dc, x->grad + n * CHW);
         }
     }
-    const bool gw_chunks = gw && !gw_shifted, gx_chunks = gx && !gx_winograd && !gx_shifted && !gx_image;
+    const bool gw_chunks = gw && !gw_shifted, gx_chunks = gx && !gx_winograd && !gx_shifted && !gx_phases && !gx_image;
     if (!gw_chunks && !gx_chunks) {
         mt_ctx_release(ctx, scratch);
         return;

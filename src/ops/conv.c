@@ -329,6 +329,48 @@ static bool forward(mt_ctx *ctx, const mt_window *g, int64_t groups, const conv_
                          : forward_im2col(ctx, g, groups, d, x, w, bias, relu, res, out);
 }
 
+/* dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols: eight by eight through an
+ * in-register transpose (three rounds of shuffles), the edges one by one. */
+static void transpose_rows(float *restrict dst, int64_t ldd, const float *restrict src, int64_t lds, int64_t rows,
+                           int64_t cols) {
+    const int64_t r8 = rows / 8 * 8, c8 = cols / 8 * 8;
+    for (int64_t i = 0; i < r8; i += 8)
+        for (int64_t j = 0; j < c8; j += 8) {
+            const float *s0 = src + i * lds + j;
+            const mt_v8u r0 = *(const mt_v8u *)s0, r1 = *(const mt_v8u *)(s0 + lds),
+                         r2 = *(const mt_v8u *)(s0 + 2 * lds), r3 = *(const mt_v8u *)(s0 + 3 * lds),
+                         r4 = *(const mt_v8u *)(s0 + 4 * lds), r5 = *(const mt_v8u *)(s0 + 5 * lds),
+                         r6 = *(const mt_v8u *)(s0 + 6 * lds), r7 = *(const mt_v8u *)(s0 + 7 * lds);
+#define LO_PAIRS(a, b) __builtin_shufflevector(a, b, 0, 8, 1, 9, 4, 12, 5, 13)
+#define HI_PAIRS(a, b) __builtin_shufflevector(a, b, 2, 10, 3, 11, 6, 14, 7, 15)
+#define LO_QUADS(a, b) __builtin_shufflevector(a, b, 0, 1, 8, 9, 4, 5, 12, 13)
+#define HI_QUADS(a, b) __builtin_shufflevector(a, b, 2, 3, 10, 11, 6, 7, 14, 15)
+#define LO_HALF(a, b) __builtin_shufflevector(a, b, 0, 1, 2, 3, 8, 9, 10, 11)
+#define HI_HALF(a, b) __builtin_shufflevector(a, b, 4, 5, 6, 7, 12, 13, 14, 15)
+            const mt_v8u t0 = LO_PAIRS(r0, r1), t1 = HI_PAIRS(r0, r1), t2 = LO_PAIRS(r2, r3), t3 = HI_PAIRS(r2, r3),
+                         t4 = LO_PAIRS(r4, r5), t5 = HI_PAIRS(r4, r5), t6 = LO_PAIRS(r6, r7), t7 = HI_PAIRS(r6, r7);
+            const mt_v8u u0 = LO_QUADS(t0, t2), u1 = HI_QUADS(t0, t2), u2 = LO_QUADS(t1, t3), u3 = HI_QUADS(t1, t3),
+                         u4 = LO_QUADS(t4, t6), u5 = HI_QUADS(t4, t6), u6 = LO_QUADS(t5, t7), u7 = HI_QUADS(t5, t7);
+            float *d0 = dst + j * ldd + i;
+            *(mt_v8u *)d0 = LO_HALF(u0, u4);
+            *(mt_v8u *)(d0 + ldd) = LO_HALF(u1, u5);
+            *(mt_v8u *)(d0 + 2 * ldd) = LO_HALF(u2, u6);
+            *(mt_v8u *)(d0 + 3 * ldd) = LO_HALF(u3, u7);
+            *(mt_v8u *)(d0 + 4 * ldd) = HI_HALF(u0, u4);
+            *(mt_v8u *)(d0 + 5 * ldd) = HI_HALF(u1, u5);
+            *(mt_v8u *)(d0 + 6 * ldd) = HI_HALF(u2, u6);
+            *(mt_v8u *)(d0 + 7 * ldd) = HI_HALF(u3, u7);
+#undef LO_PAIRS
+#undef HI_PAIRS
+#undef LO_QUADS
+#undef HI_QUADS
+#undef LO_HALF
+#undef HI_HALF
+        }
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = i < r8 ? c8 : 0; j < cols; j++) dst[j * ldd + i] = src[i * lds + j];
+}
+
 /* dW += dOut @ columns^T for groups == 1, without the columns, as dW^T += columns @ dOut^T
  * per image on the threads: the columns are read in place from the image's phases
  * (shifted_fill), dOut^T is the image's output gradient laid out on the padded output
@@ -356,10 +398,8 @@ static bool weight_grad_shifted(mt_ctx *ctx, const mt_window *g, int64_t O, cons
         for (int64_t n = 0; n < g->N; n++) {
             shifted_fill(g, &sp, x + n * d.CHW, xp);
             const float *go = gout + n * O * d.P;
-            for (int64_t o = 0; o < O; o++)
-                for (int64_t oh = 0; oh < g->OH; oh++)
-                    for (int64_t ow = 0; ow < g->OW; ow++)
-                        dt[(oh * sp.WQ + ow) * OP + o] = go[(o * g->OH + oh) * g->OW + ow];
+            for (int64_t oh = 0; oh < g->OH; oh++)
+                transpose_rows(dt + oh * sp.WQ * OP, OP, go + oh * g->OW, d.P, O, g->OW);
             mt_k_gemm_nn_add_indirect_a(d.K, OP, sp.NPAD, xp, boff, dt, OP, part, OP);
         }
     }

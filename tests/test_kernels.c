@@ -180,6 +180,13 @@ MT_TEST(small_gemm_matches_reference) {
         int outside = 0, bad = differing(C1, C2, M, N8, ldc, &outside);
         CHECK_MSG(bad == 0 && outside == 0, "gemm_nn_add_indirect_a %lldx%lldx%lld: %d entries differ, %d written outside",
                   (long long)M, (long long)N8, (long long)K, bad, outside);
+        /* The same sum with A's rows in place (mt_k_gemm_nn_add). */
+        for (int64_t i = 0; i < nc; i++) C1[i] = C2[i] = mt_rng_uniform(&rng) - 0.5f;
+        mt_k_gemm_nn_add(M, N8, K, A, lda, B, ldb, C1, ldc);
+        mt_sgemm_ref(false, false, M, N8, K, 1.0f, A, lda, B, ldb, 1.0f, C2, ldc);
+        bad = differing(C1, C2, M, N8, ldc, &outside);
+        CHECK_MSG(bad == 0 && outside == 0, "gemm_nn_add %lldx%lldx%lld: %d entries differ, %d written outside",
+                  (long long)M, (long long)N8, (long long)K, bad, outside);
         free(aoff);
         free(Arev);
         free(boff);
@@ -194,8 +201,8 @@ MT_TEST(small_gemm_matches_reference) {
 
 /* conv2d's fast paths against the definition in double: the output with its bias, and dx
  * and dW of sum(y * r). Winograd's (3x3, stride 1, padding 1, 16 or more channels on both
- * sides, images of 9 or more pixels a side: src/ops/conv.c winograd_ok), whose odd sizes
- * leave partial tiles both ways, and the strided convolutions' dx by stride phases
+ * sides, images of 9 or more pixels a side: src/ops/conv.c winograd_ok; its weight
+ * gradient from 32 channels), whose odd sizes leave partial tiles both ways, and the strided convolutions' dx by stride phases
  * (input_grad_phases): resnet8's, odd sizes, a stride larger than the window (a phase
  * that no tap reaches), strides with dilation and unequal padding. dx is checked both
  * stored (a new gradient of an arena tensor) and added (a persistent tensor's, on the
@@ -218,7 +225,8 @@ MT_TEST(conv_fast_paths_match_their_definition) {
         {2, 16, 16, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1}, /* Winograd: resnet8's block1 */
         {2, 16, 24, 9, 13, 3, 3, 1, 1, 1, 1, 1, 1},  /* odd sizes */
         {1, 24, 16, 11, 10, 3, 3, 1, 1, 1, 1, 1, 1},
-        {2, 32, 32, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1},
+        {2, 32, 32, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1}, /* and its weight gradient (32+ channels) */
+        {1, 32, 40, 11, 13, 3, 3, 1, 1, 1, 1, 1, 1},
         {2, 16, 32, 28, 28, 3, 3, 2, 2, 1, 1, 1, 1}, /* phases: resnet8's stride-2 layers */
         {2, 3, 5, 9, 13, 3, 3, 2, 2, 1, 1, 1, 1},
         {2, 4, 3, 10, 9, 1, 1, 2, 2, 0, 0, 1, 1},    /* phase (1, *) and (*, 1) get no tap */

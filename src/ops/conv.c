@@ -275,6 +275,7 @@ static bool forward_im2col(mt_ctx *ctx, const mt_window *g, int64_t groups, cons
  * padding and dilation 1 with enough channels on both sides for its GEMMs (at 8 it was
  * no faster than the direct product): 2.25 times fewer multiply-adds at most. */
 #define WINOGRAD_MIN_CHANNELS 16
+#define WINOGRAD_WGRAD_MIN_CHANNELS 32
 static bool winograd_ok(const mt_window *g, int64_t groups, int64_t O) {
     if (groups != 1 || g->KH != 3 || g->KW != 3 || g->SH != 1 || g->SW != 1 || g->PH != 1 || g->PW != 1 ||
         g->DH != 1 || g->DW != 1 || g->C < WINOGRAD_MIN_CHANNELS || O < WINOGRAD_MIN_CHANNELS)
@@ -329,48 +330,6 @@ static bool forward(mt_ctx *ctx, const mt_window *g, int64_t groups, const conv_
                          : forward_im2col(ctx, g, groups, d, x, w, bias, relu, res, out);
 }
 
-/* dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols: eight by eight through an
- * in-register transpose (three rounds of shuffles), the edges one by one. */
-static void transpose_rows(float *restrict dst, int64_t ldd, const float *restrict src, int64_t lds, int64_t rows,
-                           int64_t cols) {
-    const int64_t r8 = rows / 8 * 8, c8 = cols / 8 * 8;
-    for (int64_t i = 0; i < r8; i += 8)
-        for (int64_t j = 0; j < c8; j += 8) {
-            const float *s0 = src + i * lds + j;
-            const mt_v8u r0 = *(const mt_v8u *)s0, r1 = *(const mt_v8u *)(s0 + lds),
-                         r2 = *(const mt_v8u *)(s0 + 2 * lds), r3 = *(const mt_v8u *)(s0 + 3 * lds),
-                         r4 = *(const mt_v8u *)(s0 + 4 * lds), r5 = *(const mt_v8u *)(s0 + 5 * lds),
-                         r6 = *(const mt_v8u *)(s0 + 6 * lds), r7 = *(const mt_v8u *)(s0 + 7 * lds);
-#define LO_PAIRS(a, b) __builtin_shufflevector(a, b, 0, 8, 1, 9, 4, 12, 5, 13)
-#define HI_PAIRS(a, b) __builtin_shufflevector(a, b, 2, 10, 3, 11, 6, 14, 7, 15)
-#define LO_QUADS(a, b) __builtin_shufflevector(a, b, 0, 1, 8, 9, 4, 5, 12, 13)
-#define HI_QUADS(a, b) __builtin_shufflevector(a, b, 2, 3, 10, 11, 6, 7, 14, 15)
-#define LO_HALF(a, b) __builtin_shufflevector(a, b, 0, 1, 2, 3, 8, 9, 10, 11)
-#define HI_HALF(a, b) __builtin_shufflevector(a, b, 4, 5, 6, 7, 12, 13, 14, 15)
-            const mt_v8u t0 = LO_PAIRS(r0, r1), t1 = HI_PAIRS(r0, r1), t2 = LO_PAIRS(r2, r3), t3 = HI_PAIRS(r2, r3),
-                         t4 = LO_PAIRS(r4, r5), t5 = HI_PAIRS(r4, r5), t6 = LO_PAIRS(r6, r7), t7 = HI_PAIRS(r6, r7);
-            const mt_v8u u0 = LO_QUADS(t0, t2), u1 = HI_QUADS(t0, t2), u2 = LO_QUADS(t1, t3), u3 = HI_QUADS(t1, t3),
-                         u4 = LO_QUADS(t4, t6), u5 = HI_QUADS(t4, t6), u6 = LO_QUADS(t5, t7), u7 = HI_QUADS(t5, t7);
-            float *d0 = dst + j * ldd + i;
-            *(mt_v8u *)d0 = LO_HALF(u0, u4);
-            *(mt_v8u *)(d0 + ldd) = LO_HALF(u1, u5);
-            *(mt_v8u *)(d0 + 2 * ldd) = LO_HALF(u2, u6);
-            *(mt_v8u *)(d0 + 3 * ldd) = LO_HALF(u3, u7);
-            *(mt_v8u *)(d0 + 4 * ldd) = HI_HALF(u0, u4);
-            *(mt_v8u *)(d0 + 5 * ldd) = HI_HALF(u1, u5);
-            *(mt_v8u *)(d0 + 6 * ldd) = HI_HALF(u2, u6);
-            *(mt_v8u *)(d0 + 7 * ldd) = HI_HALF(u3, u7);
-#undef LO_PAIRS
-#undef HI_PAIRS
-#undef LO_QUADS
-#undef HI_QUADS
-#undef LO_HALF
-#undef HI_HALF
-        }
-    for (int64_t i = 0; i < rows; i++)
-        for (int64_t j = i < r8 ? c8 : 0; j < cols; j++) dst[j * ldd + i] = src[i * lds + j];
-}
-
 /* dW += dOut @ columns^T for groups == 1, without the columns, as dW^T += columns @ dOut^T
  * per image on the threads: the columns are read in place from the image's phases
  * (shifted_fill), dOut^T is the image's output gradient laid out on the padded output
@@ -399,7 +358,7 @@ static bool weight_grad_shifted(mt_ctx *ctx, const mt_window *g, int64_t O, cons
             shifted_fill(g, &sp, x + n * d.CHW, xp);
             const float *go = gout + n * O * d.P;
             for (int64_t oh = 0; oh < g->OH; oh++)
-                transpose_rows(dt + oh * sp.WQ * OP, OP, go + oh * g->OW, d.P, O, g->OW);
+                mt_k_transpose(dt + oh * sp.WQ * OP, OP, go + oh * g->OW, d.P, O, g->OW);
             mt_k_gemm_nn_add_indirect_a(d.K, OP, sp.NPAD, xp, boff, dt, OP, part, OP);
         }
     }
@@ -408,6 +367,41 @@ static bool weight_grad_shifted(mt_ctx *ctx, const mt_window *g, int64_t O, cons
         for (int64_t o = 0; o < O; o++)
             for (int64_t k = 0; k < d.K; k++) dw[o * d.K + k] += part[k * OP + o];
     }
+    return true;
+}
+
+/* dW += the Winograd weight gradient (kernels/cpu/winograd.h) for winograd_ok's layers
+ * with O a multiple of 8 and at least 32 channels in and out (resnet8's 32 -> 32 at 14x14:
+ * one thread, batch 32, 1800 -> 1350 us; at 16 -> 16, 28x28, it was no faster than
+ * weight_grad_shifted, its transforms and transposes costing what its GEMMs saved): per image on the threads, each thread summing its images'
+ * dU^T into its own partial, the partials then turned into dW and added in thread order
+ * (deterministic for a thread count, as weight_grad_shifted). false when the arena runs
+ * out (ctx error set). */
+static bool weight_grad_winograd(mt_ctx *ctx, const mt_window *g, int64_t O, const float *x, const float *gout,
+                                 float *dw) {
+    const mt_winograd_plan wp = mt_k_winograd_plan(g->C, O, g->H, g->W);
+    mt_window phases = *g;
+    phases.SH = phases.SW = 2;
+    const shifted_plan sp = shifted_of(&phases);
+    const int64_t in_floats = mt_k_winograd_input_floats(&wp), scr = mt_k_winograd_wgrad_scratch_floats(&wp);
+    const int64_t per_thread = in_floats + scr + 16 * g->C * O, CHW = g->C * g->H * g->W, OP = O * g->H * g->W;
+    const int nt = max_threads();
+    float *buf = mt_ctx_alloc(ctx, (size_t)(nt * per_thread) * sizeof(float));
+    if (!buf) return false;
+    for (int t = 0; t < nt; t++) /* every partial, also of a thread the region does not get */
+        memset(buf + t * per_thread + in_floats + scr, 0, (size_t)(16 * g->C * O) * sizeof(float));
+    const conv_dims d = dims_of(g, O, 1);
+#pragma omp parallel if (worth_threads(g, &d))
+    {
+        float *xp = buf + thread_id() * per_thread;
+        memset(xp, 0, (size_t)(in_floats + scr) * sizeof(float)); /* the paddings */
+#pragma omp for schedule(static)
+        for (int64_t n = 0; n < g->N; n++) {
+            shifted_fill(&phases, &sp, x + n * CHW, xp);
+            mt_k_winograd_weight_grad_image(&wp, xp, gout + n * OP, xp + in_floats, xp + in_floats + scr);
+        }
+    }
+    for (int t = 0; t < nt; t++) mt_k_winograd_weight_grad_finish(&wp, buf + t * per_thread + in_floats + scr, dw);
     return true;
 }
 
@@ -699,8 +693,11 @@ void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
             }
             b->grad[o] += (float)sum;
         }
-    const bool gw_shifted = gw && s->groups == 1 && shifted_ok(g);
-    if (gw_shifted && !weight_grad_shifted(ctx, g, O, x->data, gout, w->grad)) return; /* the ctx error is set */
+    const bool gw_winograd = gw && winograd_ok(g, s->groups, O) && O % 8 == 0 && g->C >= WINOGRAD_WGRAD_MIN_CHANNELS &&
+                             O >= WINOGRAD_WGRAD_MIN_CHANNELS;
+    const bool gw_shifted = gw && !gw_winograd && s->groups == 1 && shifted_ok(g);
+    if (gw_winograd && !weight_grad_winograd(ctx, g, O, x->data, gout, w->grad)) return; /* the ctx error is set */
+    if (gw_shifted && !weight_grad_shifted(ctx, g, O, x->data, gout, w->grad)) return;
     /* Any other one-group dx per image on the threads too: dcol = W^T @ dOut on the
      * register-tiled GEMM into the thread's scratch, then col2im into the image's dx. */
     if (gx_phases && !input_grad_phases(ctx, g, O, w->data, gout, x->grad, assign)) return;
@@ -721,7 +718,7 @@ void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
             mt_k_col2im(&one, dc, x->grad + n * CHW);
         }
     }
-    const bool gw_chunks = gw && !gw_shifted, gx_chunks = gx && !gx_winograd && !gx_shifted && !gx_phases && !gx_image;
+    const bool gw_chunks = gw && !gw_winograd && !gw_shifted, gx_chunks = gx && !gx_winograd && !gx_shifted && !gx_phases && !gx_image;
     if (!gw_chunks && !gx_chunks) {
         mt_ctx_release(ctx, scratch);
         return;

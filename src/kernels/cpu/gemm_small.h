@@ -23,6 +23,9 @@ void mt_k_gemm_nn_indirect(int64_t M, int64_t N, int64_t K, const float *A, int6
  * with the columns read in place from a padded image as above. */
 void mt_k_gemm_nn_add_indirect_a(int64_t M, int64_t N, int64_t K, const float *A, const int64_t *aoff,
                                  const float *B, int64_t ldb, float *C, int64_t ldc);
+/* C (M x N) += A (M x K) @ B (K x N), for N a multiple of 8. */
+void mt_k_gemm_nn_add(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
+                      float *C, int64_t ldc);
 /* C (M x N) = op(A) @ op(B) (+ col_bias[j] on every row's column j, added first, when
  * given), or C += op(A) @ op(B) when add, for N a multiple of 8: op(A) is A (M x K, rows
  * lda apart) or, with trans_a, the transpose of A (K x M, rows lda apart); op(B) is B
@@ -34,4 +37,8 @@ void mt_k_gemm_nn_add_indirect_a(int64_t M, int64_t N, int64_t K, const float *A
 void mt_k_gemm_threaded(bool trans_a, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                         const float *B, int64_t ldb, float *bt, const float *col_bias, bool add, float *C,
                         int64_t ldc);
+/* dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols (an operand laid out for the
+ * GEMMs above): 8 x 8 blocks through registers, the edges one by one. */
+void mt_k_transpose(float *restrict dst, int64_t ldd, const float *restrict src, int64_t lds, int64_t rows,
+                    int64_t cols);
 #endif

@@ -19,6 +19,7 @@ typedef float v8 __attribute__((vector_size(32)));
 /* Floats of V and M for one chunk of tile numbers: both stay in L2 while the 16 GEMMs of
  * the chunk read them. */
 #define CHUNK_FLOATS (1 << 13)
+#define WGRAD_CHUNK_FLOATS (1 << 17)
 
 mt_winograd_plan mt_k_winograd_plan(int64_t C, int64_t O, int64_t H, int64_t W) {
     mt_winograd_plan p = {.C = C, .O = O, .OH = H, .OW = W, .TH = (H + 1) / 2, .WQ = (W + 1) / 2 + 1};
@@ -194,4 +195,93 @@ void mt_k_winograd_image(const mt_winograd_plan *p, const float *xp, const float
         output_transform(p, M, bias, t0, n, Y);
     }
     interleave(p, Y, out, add);
+}
+
+/* ---- the weight gradient ------------------------------------------------------------
+ * dU[xi] = sum over tiles of (A dY A^T)[xi] * (B^T d B)[xi], per (o, c); dW = G^T dU G.
+ * Per chunk: V by the input transform, M[xi] (O x tiles) from dOut's tiles, transposed to
+ * tiles x O, and dU^T[xi] (C x O) += V[xi] @ M[xi]^T on the GEMM. The tiles' dOut comes
+ * from its four phases Yd[a * 2 + b][o][t] (row 2 ty + a, column 2 tx + b of tile t), whose
+ * positions outside dOut (an odd size's last row or column, the unused tile numbers) stay
+ * zero, so those lanes add nothing. */
+
+/* Tile numbers per chunk of the weight gradient: longer than the forward's, as each of
+ * its GEMMs sums over the chunk's tiles with C in registers (loaded and stored once per
+ * call). */
+static int64_t wgrad_chunk(const mt_winograd_plan *p) {
+    int64_t nb = WGRAD_CHUNK_FLOATS / (16 * (p->C + 2 * p->O)) / 16 * 16;
+    if (nb < 16) nb = 16;
+    return nb > p->NT ? p->NT : nb;
+}
+
+int64_t mt_k_winograd_wgrad_scratch_floats(const mt_winograd_plan *p) {
+    const int64_t nb = wgrad_chunk(p);
+    return 16 * p->C * nb + 2 * 16 * p->O * nb + 4 * p->O * p->NT + 8;
+}
+
+/* M[xi][o][t - t0] = (A dY A^T)[xi] for the tiles t0 .. t0 + n - 1 (n a multiple of 8). */
+static void dout_transform(const mt_winograd_plan *p, const float *Yd, int64_t t0, int64_t n, float *M) {
+    const int64_t ONT = p->O * p->NT, ON = p->O * p->NB;
+    for (int64_t o = 0; o < p->O; o++)
+        for (int64_t t = t0; t < t0 + n; t += 8) {
+            const float *y = Yd + o * p->NT + t;
+            const v8 y00 = LD(y), y01 = LD(y + ONT), y10 = LD(y + 2 * ONT), y11 = LD(y + 3 * ONT);
+            /* A dY, by columns: (y0, y0 + y1, y0 - y1, -y1) */
+            const v8 r[4][2] = {{y00, y01}, {y00 + y10, y01 + y11}, {y00 - y10, y01 - y11}, {-y10, -y11}};
+            float *m = M + o * p->NB + (t - t0);
+            for (int i = 0; i < 4; i++) { /* (A dY) A^T, row i */
+                ST(m + (4 * i + 0) * ON, r[i][0]);
+                ST(m + (4 * i + 1) * ON, r[i][0] + r[i][1]);
+                ST(m + (4 * i + 2) * ON, r[i][0] - r[i][1]);
+                ST(m + (4 * i + 3) * ON, -r[i][1]);
+            }
+        }
+}
+
+void mt_k_winograd_weight_grad_image(const mt_winograd_plan *p, const float *xp, const float *dy, float *scratch,
+                                     float *dUt) {
+    mt_winograd_plan q = *p; /* the transforms' chunk: the weight gradient's */
+    q.NB = wgrad_chunk(p);
+    float *V = scratch, *M = V + 16 * p->C * q.NB, *MT = M + 16 * p->O * q.NB, *Yd = MT + 16 * p->O * q.NB;
+    const int64_t ONT = p->O * p->NT, CO = p->C * p->O, half = p->OW / 2;
+    for (int64_t o = 0; o < p->O; o++) /* dOut into its phases: each row's columns deinterleaved */
+        for (int64_t oh = 0; oh < p->OH; oh++) {
+            const float *src = dy + (o * p->OH + oh) * p->OW;
+            float *e = Yd + (oh % 2) * 2 * ONT + o * p->NT + oh / 2 * p->WQ, *od = e + ONT;
+            for (int64_t k = 0; k < half; k++) {
+                e[k] = src[2 * k];
+                od[k] = src[2 * k + 1];
+            }
+            if (p->OW % 2) e[half] = src[p->OW - 1];
+        }
+    for (int64_t t0 = 0; t0 < p->NT; t0 += q.NB) {
+        const int64_t n = p->NT - t0 < q.NB ? p->NT - t0 : q.NB;
+        input_transform(&q, xp, t0, n, V);
+        dout_transform(&q, Yd, t0, n, M);
+        for (int xi = 0; xi < 16; xi++) {
+            mt_k_transpose(MT + xi * q.NB * p->O, p->O, M + xi * p->O * q.NB, q.NB, p->O, n);
+            mt_k_gemm_nn_add(p->C, p->O, n, V + xi * p->C * q.NB, q.NB, MT + xi * q.NB * p->O, p->O, dUt + xi * CO,
+                             p->O);
+        }
+    }
+}
+
+void mt_k_winograd_weight_grad_finish(const mt_winograd_plan *p, const float *dUt, float *dw) {
+    const int64_t CO = p->C * p->O;
+    for (int64_t o = 0; o < p->O; o++)
+        for (int64_t c = 0; c < p->C; c++) {
+            float u[4][4], h[3][4];
+            for (int xi = 0; xi < 16; xi++) u[xi / 4][xi % 4] = dUt[xi * CO + c * p->O + o];
+            for (int j = 0; j < 4; j++) { /* G^T dU */
+                h[0][j] = u[0][j] + 0.5f * (u[1][j] + u[2][j]);
+                h[1][j] = 0.5f * (u[1][j] - u[2][j]);
+                h[2][j] = 0.5f * (u[1][j] + u[2][j]) + u[3][j];
+            }
+            float *g = dw + (o * p->C + c) * 9;
+            for (int i = 0; i < 3; i++) { /* (G^T dU) G */
+                g[3 * i + 0] += h[i][0] + 0.5f * (h[i][1] + h[i][2]);
+                g[3 * i + 1] += 0.5f * (h[i][1] - h[i][2]);
+                g[3 * i + 2] += 0.5f * (h[i][1] + h[i][2]) + h[i][3];
+            }
+        }
 }

@@ -42,5 +42,14 @@ void mt_k_winograd_weights(const mt_winograd_plan *p, const float *w, float *U, 
  * transformed into U, plus bias[o] (bias may be NULL); or out += that when add. */
 void mt_k_winograd_image(const mt_winograd_plan *p, const float *xp, const float *U, const float *bias,
                          float *scratch, float *out, bool add);
+/* The weight gradient: for each image, with its phases in xp (as above) and its output
+ * gradient dy (O, OH, OW), dU^T[xi][c][o] += the image's sum over tiles (dUt: 16 x C x O,
+ * O a multiple of 8); scratch of mt_k_winograd_wgrad_scratch_floats, zeroed before the
+ * first image (dOut's phases are written only where dOut is). Then dw (O, C, 3, 3) +=
+ * G^T dU G by mt_k_winograd_weight_grad_finish. */
+int64_t mt_k_winograd_wgrad_scratch_floats(const mt_winograd_plan *p);
+void mt_k_winograd_weight_grad_image(const mt_winograd_plan *p, const float *xp, const float *dy, float *scratch,
+                                     float *dUt);
+void mt_k_winograd_weight_grad_finish(const mt_winograd_plan *p, const float *dUt, float *dw);
 
 #endif

@@ -530,26 +530,28 @@ static int phase_taps(int64_t a, int64_t k, int64_t st, int64_t pd, int64_t dl, 
 /* Rows (or columns) of phase a of an input of size n: a, a + st, ... */
 static int64_t phase_len(int64_t n, int64_t a, int64_t st) { return a < n ? (n - a + st - 1) / st : 0; }
 
+/* Along one axis (input n, output on, window k, stride st, padding pd, dilation dl): the
+ * range [*lo, *hi] of dOut rows (or columns) that the phases read, from 0 and on - 1 at
+ * least, and the longest phase; the first is the padding before dOut, the rest after. */
+static void phase_extent(int64_t n, int64_t on, int64_t k, int64_t st, int64_t pd, int64_t dl, int64_t *lo,
+                         int64_t *hi, int64_t *longest) {
+    int64_t tap[64], dt[64];
+    *lo = 0, *hi = on - 1, *longest = 0;
+    for (int64_t a = 0; a < st; a++) {
+        const int nt = phase_taps(a, k, st, pd, dl, tap, dt);
+        const int64_t len = phase_len(n, a, st);
+        *longest = len > *longest ? len : *longest;
+        for (int t = 0; t < nt && len > 0; t++) {
+            *lo = dt[t] < *lo ? dt[t] : *lo;
+            *hi = len - 1 + dt[t] > *hi ? len - 1 + dt[t] : *hi;
+        }
+    }
+}
+
 static phases_plan phases_of(const mt_window *g) {
-    int64_t tap[64], dt[64], lo_h = 0, hi_h = g->OH - 1, lo_w = 0, hi_w = g->OW - 1, HU = 0, WV = 0;
-    for (int64_t a = 0; a < g->SH; a++) {
-        const int n = phase_taps(a, g->KH, g->SH, g->PH, g->DH, tap, dt);
-        const int64_t len = phase_len(g->H, a, g->SH);
-        HU = len > HU ? len : HU;
-        for (int k = 0; k < n && len > 0; k++) {
-            lo_h = dt[k] < lo_h ? dt[k] : lo_h;
-            hi_h = len - 1 + dt[k] > hi_h ? len - 1 + dt[k] : hi_h;
-        }
-    }
-    for (int64_t b = 0; b < g->SW; b++) {
-        const int n = phase_taps(b, g->KW, g->SW, g->PW, g->DW, tap, dt);
-        const int64_t len = phase_len(g->W, b, g->SW);
-        WV = len > WV ? len : WV;
-        for (int k = 0; k < n && len > 0; k++) {
-            lo_w = dt[k] < lo_w ? dt[k] : lo_w;
-            hi_w = len - 1 + dt[k] > hi_w ? len - 1 + dt[k] : hi_w;
-        }
-    }
+    int64_t lo_h, hi_h, HU, lo_w, hi_w, WV;
+    phase_extent(g->H, g->OH, g->KH, g->SH, g->PH, g->DH, &lo_h, &hi_h, &HU);
+    phase_extent(g->W, g->OW, g->KW, g->SW, g->PW, g->DW, &lo_w, &hi_w, &WV);
     phases_plan p = {.pad_t = -lo_h, .pad_l = -lo_w, .HD = hi_h - lo_h + 1, .WD = hi_w - lo_w + 1};
     if (p.WD < WV) p.WD = WV; /* the grid holds a phase's real columns */
     p.plane = p.HD * p.WD;

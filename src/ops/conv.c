@@ -144,18 +144,6 @@ static inline __attribute__((always_inline)) void gather_columns(float *restrict
     for (int64_t r = 0, w = b0; w < W; r++, w += SW) dst[r] = src[w];
 }
 
-/* even[k] = src[2k], odd[k] = src[2k + 1]: a row into its two phase columns (one loop,
- * which GCC vectorises with shuffles, where a gather per phase went element by element). */
-static inline __attribute__((always_inline)) void deinterleave_row(float *restrict even, float *restrict odd,
-                                                                 const float *restrict src, int64_t W) {
-    const int64_t half = W / 2;
-    for (int64_t k = 0; k < half; k++) {
-        even[k] = src[2 * k];
-        odd[k] = src[2 * k + 1];
-    }
-    if (W % 2) even[half] = src[W - 1];
-}
-
 /* One image x (C, H, W) into its zero-padded phases xp (s->xp_floats). Only the image's
  * own positions are written: the padding around them is the same for every image, so
  * the caller zeroes xp once and fills it image after image. */
@@ -169,8 +157,8 @@ static void shifted_fill(const mt_window *g, const shifted_plan *s, const float 
             for (int64_t h = 0, a = a0, q = q0; h < g->H; h++) {
                 const float *src = x + (c * g->H + h) * g->W;
                 float *row = xp + a * 2 * s->phase + c * s->plane + q * s->WQ;
-                deinterleave_row(row + (g->PW % 2) * s->phase + g->PW / 2,
-                                 row + (1 - g->PW % 2) * s->phase + (g->PW + 1) / 2, src, g->W);
+                mt_k_deinterleave_row(row + (g->PW % 2) * s->phase + g->PW / 2,
+                                      row + (1 - g->PW % 2) * s->phase + (g->PW + 1) / 2, src, g->W);
                 if (++a == g->SH) a = 0, q++;
             }
         return;
@@ -287,6 +275,14 @@ static bool winograd_ok(const mt_window *g, int64_t groups, int64_t O) {
     return 16 * wp.NT * 3 <= 9 * g->H * g->W * 2;
 }
 
+/* The window whose shifted_fill makes the four stride-2 phases the kernel reads: g's with
+ * a 2x2 stride. */
+static mt_window winograd_phases(const mt_window *g) {
+    mt_window phases = *g;
+    phases.SH = phases.SW = 2;
+    return phases;
+}
+
 /* out (N, O, H, W) = the convolution of x (N, C, H, W) with w (O, C, 3, 3) plus bias, stored
  * as `store` says (with the residual first when res is given), for winograd_ok's layers:
  * threads over the images, each filling its image's four stride-2 phases (shifted_fill of
@@ -295,8 +291,7 @@ static bool winograd_ok(const mt_window *g, int64_t groups, int64_t O) {
 static bool forward_winograd(mt_ctx *ctx, const mt_window *g, int64_t O, const float *x, const float *w,
                              const float *bias, conv_store store, const float *res, float *out) {
     const mt_winograd_plan wp = mt_k_winograd_plan(g->C, O, g->H, g->W);
-    mt_window phases = *g;
-    phases.SH = phases.SW = 2;
+    const mt_window phases = winograd_phases(g);
     const shifted_plan sp = shifted_of(&phases);
     const int64_t in_floats = mt_k_winograd_input_floats(&wp), per_thread = in_floats + mt_k_winograd_scratch_floats(&wp);
     const int64_t CHW = g->C * g->H * g->W, OP = O * g->H * g->W;
@@ -377,11 +372,15 @@ static bool weight_grad_shifted(mt_ctx *ctx, const mt_window *g, int64_t O, cons
  * dU^T into its own partial, the partials then turned into dW and added in thread order
  * (deterministic for a thread count, as weight_grad_shifted). false when the arena runs
  * out (ctx error set). */
+static bool winograd_wgrad_ok(const mt_window *g, int64_t groups, int64_t O) {
+    return winograd_ok(g, groups, O) && O % 8 == 0 && g->C >= WINOGRAD_WGRAD_MIN_CHANNELS &&
+           O >= WINOGRAD_WGRAD_MIN_CHANNELS;
+}
+
 static bool weight_grad_winograd(mt_ctx *ctx, const mt_window *g, int64_t O, const float *x, const float *gout,
                                  float *dw) {
     const mt_winograd_plan wp = mt_k_winograd_plan(g->C, O, g->H, g->W);
-    mt_window phases = *g;
-    phases.SH = phases.SW = 2;
+    const mt_window phases = winograd_phases(g);
     const shifted_plan sp = shifted_of(&phases);
     const int64_t in_floats = mt_k_winograd_input_floats(&wp), scr = mt_k_winograd_wgrad_scratch_floats(&wp);
     const int64_t per_thread = in_floats + scr + 16 * g->C * O, CHW = g->C * g->H * g->W, OP = O * g->H * g->W;
@@ -685,6 +684,7 @@ void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
                               x->grad + n * CHW);
         }
     }
+    if (gx_phases && !input_grad_phases(ctx, g, O, w->data, gout, x->grad, assign)) return;
     if (gb)
         for (int64_t o = 0; o < O; o++) {
             double sum = 0.0;
@@ -695,14 +695,12 @@ void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
             }
             b->grad[o] += (float)sum;
         }
-    const bool gw_winograd = gw && winograd_ok(g, s->groups, O) && O % 8 == 0 && g->C >= WINOGRAD_WGRAD_MIN_CHANNELS &&
-                             O >= WINOGRAD_WGRAD_MIN_CHANNELS;
+    const bool gw_winograd = gw && winograd_wgrad_ok(g, s->groups, O);
     const bool gw_shifted = gw && !gw_winograd && s->groups == 1 && shifted_ok(g);
     if (gw_winograd && !weight_grad_winograd(ctx, g, O, x->data, gout, w->grad)) return; /* the ctx error is set */
     if (gw_shifted && !weight_grad_shifted(ctx, g, O, x->data, gout, w->grad)) return;
     /* Any other one-group dx per image on the threads too: dcol = W^T @ dOut on the
      * register-tiled GEMM into the thread's scratch, then col2im into the image's dx. */
-    if (gx_phases && !input_grad_phases(ctx, g, O, w->data, gout, x->grad, assign)) return;
     const bool gx_image = gx && !gx_winograd && !gx_shifted && !gx_phases && s->groups == 1;
     if (gx_image) {
         const conv_dims d = dims_of(g, O, 1);

@@ -7,12 +7,12 @@
  * are always inlined with constant sizes, so each size compiles to its own loop. */
 #include "kernels/cpu/gemm_small.h"
 
+#include "kernels/cpu/im2col.h" /* mt_v8u */
+
 #include <stdbool.h>
 #include <string.h>
 
 typedef float v8 __attribute__((vector_size(32)));
-/* 8 floats at any 4-byte address. */
-typedef float v8u __attribute__((vector_size(32), aligned(4), may_alias));
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -136,13 +136,6 @@ void mt_k_gemm_nn_add_indirect_a(int64_t M, int64_t N, int64_t K, const float *A
     if (j + 8 <= N) nn_panel(1, M, K, A, 0, 1, aoff, B + j, ldb, NULL, NULL, NULL, true, C + j, ldc);
 }
 
-void mt_k_gemm_nn_add(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
-                      float *C, int64_t ldc) {
-    int64_t j = 0;
-    for (; j + 16 <= N; j += 16) nn_panel(2, M, K, A, lda, 1, NULL, B + j, ldb, NULL, NULL, NULL, true, C + j, ldc);
-    if (j + 8 <= N) nn_panel(1, M, K, A, lda, 1, NULL, B + j, ldb, NULL, NULL, NULL, true, C + j, ldc);
-}
-
 /* Rows [0, M) of mt_k_gemm_threaded's C: C (+)= op(A) @ B, 16 then 8 columns at a time. */
 INLINE void gemm_rows(bool trans_a, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
                       int64_t ldb, const float *cb, bool add, float *C, int64_t ldc) {
@@ -151,6 +144,11 @@ INLINE void gemm_rows(bool trans_a, int64_t M, int64_t N, int64_t K, const float
     for (; j + 16 <= N; j += 16)
         nn_panel(2, M, K, A, rs, ks, NULL, B + j, ldb, NULL, NULL, cb ? cb + j : NULL, add, C + j, ldc);
     if (j + 8 <= N) nn_panel(1, M, K, A, rs, ks, NULL, B + j, ldb, NULL, NULL, cb ? cb + j : NULL, add, C + j, ldc);
+}
+
+void mt_k_gemm_nn_add(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
+                      float *C, int64_t ldc) {
+    gemm_rows(false, M, N, K, A, lda, B, ldb, NULL, true, C, ldc);
 }
 
 /* The weight gradient of a linear layer, dW (+)= dY^T X: few rows (M = out features) and a
@@ -189,8 +187,7 @@ static void transpose_b(int64_t N, int64_t K, const float *B, int64_t ldb, float
 #pragma omp for schedule(static)
     for (int64_t k0 = 0; k0 < K; k0 += 16) {
         const int64_t kn = K - k0 < 16 ? K - k0 : 16;
-        for (int64_t j = 0; j < N; j++)
-            for (int64_t k = 0; k < kn; k++) bt[(k0 + k) * N + j] = B[j * ldb + k0 + k];
+        mt_k_transpose(bt + k0 * N, N, B + k0, ldb, N, kn);
     }
 }
 
@@ -226,29 +223,29 @@ void mt_k_transpose(float *restrict dst, int64_t ldd, const float *restrict src,
     for (int64_t i = 0; i < r8; i += 8)
         for (int64_t j = 0; j < c8; j += 8) {
             const float *s0 = src + i * lds + j;
-            const v8u r0 = *(const v8u *)s0, r1 = *(const v8u *)(s0 + lds),
-                         r2 = *(const v8u *)(s0 + 2 * lds), r3 = *(const v8u *)(s0 + 3 * lds),
-                         r4 = *(const v8u *)(s0 + 4 * lds), r5 = *(const v8u *)(s0 + 5 * lds),
-                         r6 = *(const v8u *)(s0 + 6 * lds), r7 = *(const v8u *)(s0 + 7 * lds);
+            const mt_v8u r0 = *(const mt_v8u *)s0, r1 = *(const mt_v8u *)(s0 + lds),
+                         r2 = *(const mt_v8u *)(s0 + 2 * lds), r3 = *(const mt_v8u *)(s0 + 3 * lds),
+                         r4 = *(const mt_v8u *)(s0 + 4 * lds), r5 = *(const mt_v8u *)(s0 + 5 * lds),
+                         r6 = *(const mt_v8u *)(s0 + 6 * lds), r7 = *(const mt_v8u *)(s0 + 7 * lds);
 #define LO_PAIRS(a, b) __builtin_shufflevector(a, b, 0, 8, 1, 9, 4, 12, 5, 13)
 #define HI_PAIRS(a, b) __builtin_shufflevector(a, b, 2, 10, 3, 11, 6, 14, 7, 15)
 #define LO_QUADS(a, b) __builtin_shufflevector(a, b, 0, 1, 8, 9, 4, 5, 12, 13)
 #define HI_QUADS(a, b) __builtin_shufflevector(a, b, 2, 3, 10, 11, 6, 7, 14, 15)
 #define LO_HALF(a, b) __builtin_shufflevector(a, b, 0, 1, 2, 3, 8, 9, 10, 11)
 #define HI_HALF(a, b) __builtin_shufflevector(a, b, 4, 5, 6, 7, 12, 13, 14, 15)
-            const v8u t0 = LO_PAIRS(r0, r1), t1 = HI_PAIRS(r0, r1), t2 = LO_PAIRS(r2, r3), t3 = HI_PAIRS(r2, r3),
+            const mt_v8u t0 = LO_PAIRS(r0, r1), t1 = HI_PAIRS(r0, r1), t2 = LO_PAIRS(r2, r3), t3 = HI_PAIRS(r2, r3),
                          t4 = LO_PAIRS(r4, r5), t5 = HI_PAIRS(r4, r5), t6 = LO_PAIRS(r6, r7), t7 = HI_PAIRS(r6, r7);
-            const v8u u0 = LO_QUADS(t0, t2), u1 = HI_QUADS(t0, t2), u2 = LO_QUADS(t1, t3), u3 = HI_QUADS(t1, t3),
+            const mt_v8u u0 = LO_QUADS(t0, t2), u1 = HI_QUADS(t0, t2), u2 = LO_QUADS(t1, t3), u3 = HI_QUADS(t1, t3),
                          u4 = LO_QUADS(t4, t6), u5 = HI_QUADS(t4, t6), u6 = LO_QUADS(t5, t7), u7 = HI_QUADS(t5, t7);
             float *d0 = dst + j * ldd + i;
-            *(v8u *)d0 = LO_HALF(u0, u4);
-            *(v8u *)(d0 + ldd) = LO_HALF(u1, u5);
-            *(v8u *)(d0 + 2 * ldd) = LO_HALF(u2, u6);
-            *(v8u *)(d0 + 3 * ldd) = LO_HALF(u3, u7);
-            *(v8u *)(d0 + 4 * ldd) = HI_HALF(u0, u4);
-            *(v8u *)(d0 + 5 * ldd) = HI_HALF(u1, u5);
-            *(v8u *)(d0 + 6 * ldd) = HI_HALF(u2, u6);
-            *(v8u *)(d0 + 7 * ldd) = HI_HALF(u3, u7);
+            *(mt_v8u *)d0 = LO_HALF(u0, u4);
+            *(mt_v8u *)(d0 + ldd) = LO_HALF(u1, u5);
+            *(mt_v8u *)(d0 + 2 * ldd) = LO_HALF(u2, u6);
+            *(mt_v8u *)(d0 + 3 * ldd) = LO_HALF(u3, u7);
+            *(mt_v8u *)(d0 + 4 * ldd) = HI_HALF(u0, u4);
+            *(mt_v8u *)(d0 + 5 * ldd) = HI_HALF(u1, u5);
+            *(mt_v8u *)(d0 + 6 * ldd) = HI_HALF(u2, u6);
+            *(mt_v8u *)(d0 + 7 * ldd) = HI_HALF(u3, u7);
 #undef LO_PAIRS
 #undef HI_PAIRS
 #undef LO_QUADS

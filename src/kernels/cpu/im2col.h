@@ -35,6 +35,19 @@ static inline void mt_k_copy_row(float *restrict dst, const float *restrict src,
     for (; k < n; k++) dst[k] = src[k];
 }
 
+/* even[k] = src[2k], odd[k] = src[2k + 1] for k < n / 2, and even[n / 2] = src[n - 1] when n
+ * is odd: a row into its two stride-2 column phases, in one loop that GCC vectorises with
+ * shuffles. */
+static inline void mt_k_deinterleave_row(float *restrict even, float *restrict odd, const float *restrict src,
+                                         int64_t n) {
+    const int64_t half = n / 2;
+    for (int64_t k = 0; k < half; k++) {
+        even[k] = src[2 * k];
+        odd[k] = src[2 * k + 1];
+    }
+    if (n % 2) even[half] = src[n - 1];
+}
+
 /* x (N, C, H, W) -> col (C*KH*KW, N*OH*OW): row (c, i, j), column (n, oh, ow) holds
  * x[n, c, oh*SH - PH + i*DH, ow*SW - PW + j*DW], or 0 in the padding. */
 void mt_k_im2col(const mt_window *g, const float *x, float *col);

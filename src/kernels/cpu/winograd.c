@@ -8,16 +8,19 @@
 #include "kernels/cpu/winograd.h"
 
 #include "kernels/cpu/gemm_small.h"
+#include "kernels/cpu/im2col.h"
 
-#include <string.h>
+#include <stddef.h>
 
 typedef float v8 __attribute__((vector_size(32)));
+/* Unaligned 8-float loads and stores through im2col.h's vector type of alignment 4: each
+ * is one instruction on its own register (copied through arrays of vectors with memcpy,
+ * the loads went through the stack in halves, and the reload stalled on them). */
+#define LD(p) (*(const mt_v8u *)(p))
+#define ST(p, v) (*(mt_v8u *)(p) = (v))
 
-#define LOAD8(dst, p) memcpy(&(dst), (p), sizeof(v8))
-#define STORE8(p, src) memcpy((p), &(src), sizeof(v8))
-
-/* Floats of V and M for one chunk of tile numbers: both stay in L2 while the 16 GEMMs of
- * the chunk read them. */
+/* Floats of V and M for one chunk of tile numbers: both stay in cache while the 16 GEMMs
+ * of the chunk read them (the weight gradient's chunk: wgrad_chunk). */
 #define CHUNK_FLOATS (1 << 13)
 #define WGRAD_CHUNK_FLOATS (1 << 17)
 
@@ -61,13 +64,6 @@ void mt_k_winograd_weights(const mt_winograd_plan *p, const float *w, float *U, 
             }
         }
 }
-
-/* Unaligned 8-float loads and stores through a vector type of alignment 4: each is one
- * instruction on its own register (copied through arrays of vectors, the loads went
- * through the stack in halves, and the reload stalled on them). */
-typedef float v8u __attribute__((vector_size(32), aligned(4), may_alias));
-#define LD(p) (*(const v8u *)(p))
-#define ST(p, v) (*(v8u *)(p) = (v))
 
 /* V[xi][c][t - t0] = (B^T d B)[xi] for the tiles t0 .. t0 + n - 1 (n a multiple of 8). */
 static void input_transform(const mt_winograd_plan *p, const float *xp, int64_t t0, int64_t n, float *V) {
@@ -122,19 +118,16 @@ static void output_transform(const mt_winograd_plan *p, const float *M, const fl
             const float *m = M + o * p->NB + (t - t0);
             v8 s[2][4];
             for (int j = 0; j < 4; j++) { /* A^T M */
-                v8 m0, m1, m2, m3;
-                LOAD8(m0, m + (0 + j) * ON);
-                LOAD8(m1, m + (4 + j) * ON);
-                LOAD8(m2, m + (8 + j) * ON);
-                LOAD8(m3, m + (12 + j) * ON);
+                const v8 m0 = LD(m + (0 + j) * ON), m1 = LD(m + (4 + j) * ON), m2 = LD(m + (8 + j) * ON),
+                         m3 = LD(m + (12 + j) * ON);
                 s[0][j] = m0 + m1 + m2;
                 s[1][j] = m1 - m2 - m3;
             }
             float *y = Y + o * p->NT + t;
             for (int a = 0; a < 2; a++) { /* (A^T M) A */
                 const v8 y0 = s[a][0] + s[a][1] + s[a][2] + b, y1 = s[a][1] - s[a][2] - s[a][3] + b;
-                STORE8(y + (2 * a + 0) * ONT, y0);
-                STORE8(y + (2 * a + 1) * ONT, y1);
+                ST(y + (2 * a + 0) * ONT, y0);
+                ST(y + (2 * a + 1) * ONT, y1);
             }
         }
     }
@@ -243,16 +236,11 @@ void mt_k_winograd_weight_grad_image(const mt_winograd_plan *p, const float *xp,
     mt_winograd_plan q = *p; /* the transforms' chunk: the weight gradient's */
     q.NB = wgrad_chunk(p);
     float *V = scratch, *M = V + 16 * p->C * q.NB, *MT = M + 16 * p->O * q.NB, *Yd = MT + 16 * p->O * q.NB;
-    const int64_t ONT = p->O * p->NT, CO = p->C * p->O, half = p->OW / 2;
+    const int64_t ONT = p->O * p->NT, CO = p->C * p->O;
     for (int64_t o = 0; o < p->O; o++) /* dOut into its phases: each row's columns deinterleaved */
         for (int64_t oh = 0; oh < p->OH; oh++) {
-            const float *src = dy + (o * p->OH + oh) * p->OW;
-            float *e = Yd + (oh % 2) * 2 * ONT + o * p->NT + oh / 2 * p->WQ, *od = e + ONT;
-            for (int64_t k = 0; k < half; k++) {
-                e[k] = src[2 * k];
-                od[k] = src[2 * k + 1];
-            }
-            if (p->OW % 2) e[half] = src[p->OW - 1];
+            float *e = Yd + (oh % 2) * 2 * ONT + o * p->NT + oh / 2 * p->WQ;
+            mt_k_deinterleave_row(e, e + ONT, dy + (o * p->OH + oh) * p->OW, p->OW);
         }
     for (int64_t t0 = 0; t0 < p->NT; t0 += q.NB) {
         const int64_t n = p->NT - t0 < q.NB ? p->NT - t0 : q.NB;

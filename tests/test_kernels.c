@@ -323,6 +323,8 @@ static const mt_window pool_windows[] = {
     {.N = 1, .C = 2, .H = 9, .W = 11, .KH = 3, .KW = 2, .SH = 2, .SW = 3, .PH = 1, .PW = 1, .DH = 1, .DW = 1},
     {.N = 1, .C = 2, .H = 10, .W = 10, .KH = 3, .KW = 3, .SH = 1, .SW = 2, .PH = 1, .PW = 0, .DH = 2, .DW = 2},
     {.N = 1, .C = 2, .H = 7, .W = 7, .KH = 7, .KW = 7, .SH = 7, .SW = 7, .DH = 1, .DW = 1},   /* resnet8's head */
+    {.N = 1, .C = 3, .H = 9, .W = 11, .KH = 3, .KW = 3, .SH = 1, .SW = 1, .PH = 1, .PW = 1, .DH = 1, .DW = 1},
+    {.N = 1, .C = 3, .H = 12, .W = 10, .KH = 5, .KW = 4, .SH = 1, .SW = 1, .PH = 2, .PW = 1, .DH = 1, .DW = 1},
 };
 
 /* The definition, one output at a time: max (NaN wins, the first of equals; the index of
@@ -347,8 +349,8 @@ static void pool_reference(const mt_window *g, const float *x, int64_t p, int64_
     *avg = sum * (1.0f / (float)(g->KH * g->KW)); /* the kernels multiply by the inverse */
 }
 
-/* mt_k_max_pool2d and mt_k_avg_pool2d (interior runs vectorised, borders checked) equal
- * the definition exactly, NaNs and ties included. */
+/* mt_k_max_pool2d and mt_k_avg_pool2d (interior runs vectorised, borders checked or
+ * padded with -inf) equal the definition exactly, NaNs, -infs and ties included. */
 MT_TEST(pooling_kernels_match_their_definition) {
     mt_rng rng;
     mt_rng_seed(&rng, 11);
@@ -363,8 +365,9 @@ MT_TEST(pooling_kernels_match_their_definition) {
         REQUIRE(x && ymax && yavg && arg);
         for (int64_t i = 0; i < nx; i++) {
             float u = mt_rng_uniform(&rng);
-            /* Ties (values on a coarse grid) and a few NaNs. */
-            x[i] = u < 0.02f ? NAN : floorf(u * 8.0f) - 4.0f;
+            /* Ties (values on a coarse grid), a few NaNs and -infs, and a last plane of
+             * -inf only (its max is -inf at the first element of each window). */
+            x[i] = u < 0.02f ? NAN : u < 0.06f || i >= nx - g.H * g.W ? -INFINITY : floorf(u * 8.0f) - 4.0f;
         }
         mt_k_max_pool2d(&g, x, ymax, arg);
         mt_k_avg_pool2d(&g, x, yavg);

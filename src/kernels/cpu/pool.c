@@ -54,30 +54,78 @@ typedef float pool_v8u __attribute__((vector_size(32), aligned(4), may_alias));
 typedef int32_t pool_i8u __attribute__((vector_size(32), aligned(4), may_alias));
 
 /* Outputs [ow_lo, ow_hi) (at least 8) of one row of stride-1 windows, 8 at a time, their
- * window rows i0 to i1 - 1 inside the image (all KW columns): the elements in
- * max_pool_checked's order, each compared for 8 outputs with the
- * running best and its index held in registers (a select, not a branch: NaN wins, ties
- * keep the first). The last 8 overlap the ones before when the run is not a multiple of
- * 8; those outputs are computed twice, to the same values. */
-static inline __attribute__((always_inline)) void max_pool_run8(int64_t i0, int64_t i1, const int64_t KW, int64_t W,
-                                                              int64_t top, int64_t ow_lo, int64_t ow_hi,
-                                                              const float *restrict in, float *restrict yr,
-                                                              int32_t *restrict ar) {
+ * window rows i0 to i1 - 1 (all KW columns): the elements in max_pool_checked's order,
+ * each compared for 8 outputs with the running best and its index held in registers (a
+ * select, not a branch: NaN wins, ties keep the first). The last 8 overlap the ones
+ * before when the run is not a multiple of 8; those outputs are computed twice, to the
+ * same values. Window element (i, j) of output ow is the image's element top + i*W + ow + j
+ * (its index in argmax), read at src[base + i * pitch + ow + j]: the image itself
+ * (base = top, pitch = W), or a padded copy of it. */
+static inline __attribute__((always_inline)) void max_pool_run8_from(int64_t i0, int64_t i1, const int64_t KW,
+                                                                   int64_t W, int64_t top, int64_t ow_lo,
+                                                                   int64_t ow_hi, const float *restrict src,
+                                                                   int64_t base, int64_t pitch, float *restrict yr,
+                                                                   int32_t *restrict ar) {
     const pool_i8 lane = {0, 1, 2, 3, 4, 5, 6, 7};
     for (int64_t ow = ow_lo; ow < ow_hi; ow += 8) {
         const int64_t o = ow + 8 <= ow_hi ? ow : ow_hi - 8, at0 = top + o;
-        pool_v8 best = *(const pool_v8u *)(in + at0 + i0 * W);
+        pool_v8 best = *(const pool_v8u *)(src + (base + o + i0 * pitch));
         pool_i8 at = lane + (int32_t)(at0 + i0 * W);
         for (int64_t i = i0; i < i1; i++)
             for (int64_t j = (i == i0); j < KW; j++) {
                 const int64_t off = at0 + i * W + j;
-                const pool_v8 v = *(const pool_v8u *)(in + off);
+                const pool_v8 v = *(const pool_v8u *)(src + (base + o + i * pitch + j));
                 const pool_i8 take = (v > best) | (v != v);
                 best = (pool_v8)(((pool_i8)v & take) | ((pool_i8)best & ~take));
                 at = ((lane + (int32_t)off) & take) | (at & ~take);
             }
         *(pool_v8u *)(yr + o) = best;
         *(pool_i8u *)(ar + o) = at;
+    }
+}
+
+/* The same in the image itself (src = in, at top). */
+static inline __attribute__((always_inline)) void max_pool_run8(int64_t i0, int64_t i1, const int64_t KW, int64_t W,
+                                                              int64_t top, int64_t ow_lo, int64_t ow_hi,
+                                                              const float *restrict in, float *restrict yr,
+                                                              int32_t *restrict ar) {
+    max_pool_run8_from(i0, i1, KW, W, top, ow_lo, ow_hi, in, top, W, yr, ar);
+}
+
+/* Padded planes of at most this many floats are pooled through a copy on the stack. */
+#define POOL_PADDED_FLOATS 4096
+
+static bool max_pool_padded_ok(const mt_window *g) {
+    return g->SH == 1 && g->SW == 1 && g->DH == 1 && g->DW == 1 && (g->PH > 0 || g->PW > 0) && g->OW >= 8 &&
+           (g->H + 2 * g->PH) * (g->W + 2 * g->PW) <= POOL_PADDED_FLOATS;
+}
+
+/* One plane of a padded stride-1 pooling (resnet8's 3x3), all of it in vectors: the plane
+ * is copied into buf with -inf around it, and every row of outputs runs 8 at a time there.
+ * A padding element never wins against an element of the image (-inf is greater than
+ * nothing, and is no NaN) unless the window's own elements are all -inf; those few
+ * outputs (y = -inf) are redone by max_pool_checked, which takes the first of them. */
+static inline __attribute__((always_inline)) void max_pool_padded_plane(const mt_window *g, const int64_t KH,
+                                                                        const int64_t KW, const float *restrict in,
+                                                                        float *restrict buf, float *restrict y,
+                                                                        int32_t *restrict argmax) {
+    const int64_t W = g->W, HP = g->H + 2 * g->PH, WP = W + 2 * g->PW;
+    for (int64_t r = 0; r < HP; r++) {
+        float *row = buf + r * WP;
+        const int64_t h = r - g->PH;
+        if (h < 0 || h >= g->H) {
+            for (int64_t c = 0; c < WP; c++) row[c] = -INFINITY;
+            continue;
+        }
+        for (int64_t c = 0; c < g->PW; c++) row[c] = row[g->PW + W + c] = -INFINITY;
+        memcpy(row + g->PW, in + h * W, (size_t)W * sizeof(float));
+    }
+    for (int64_t oh = 0; oh < g->OH; oh++) {
+        float *restrict yr = y + oh * g->OW;
+        int32_t *restrict ar = argmax + oh * g->OW;
+        max_pool_run8_from(0, KH, KW, W, (oh - g->PH) * W - g->PW, 0, g->OW, buf, oh * WP, WP, yr, ar);
+        for (int64_t ow = 0; ow < g->OW; ow++)
+            if (yr[ow] == -INFINITY) max_pool_checked(g, in, oh, ow, &yr[ow], &ar[ow]);
     }
 }
 
@@ -155,6 +203,18 @@ void mt_k_max_pool2d(const mt_window *g, const float *x, float *y, int32_t *argm
     if (g->DH == 1 && g->DW == 1) {
         interior(g->H, g->KH, g->SH, g->PH, g->OH, &oh_lo, &oh_hi);
         interior(g->W, g->KW, g->SW, g->PW, g->OW, &ow_lo, &ow_hi);
+    }
+    if (max_pool_padded_ok(g)) {
+#pragma omp parallel for PAR(g)
+        for (int64_t p = 0; p < PLANES(g); p++) {
+            float buf[POOL_PADDED_FLOATS];
+            const float *in = x + p * g->H * g->W;
+            float *yp = y + p * g->OH * g->OW;
+            int32_t *ap = argmax + p * g->OH * g->OW;
+            if (g->KH == 3 && g->KW == 3) max_pool_padded_plane(g, 3, 3, in, buf, yp, ap);
+            else max_pool_padded_plane(g, g->KH, g->KW, in, buf, yp, ap);
+        }
+        return;
     }
 #pragma omp parallel for PAR(g)
     for (int64_t p = 0; p < PLANES(g); p++) {

@@ -3,13 +3,25 @@
 #include "mytorch/models.h"
 
 /* relu(conv2(conv1(x)) + shortcut(x)); conv2's conv and norm with the add and the ReLU
- * (in evaluation one pass: mt_conv_bn_add_relu_forward). The shortcut is made before
- * conv2; the tape still gives x the shortcut's gradient before conv1's, as before. */
+ * (in evaluation one pass: mt_conv_bn_add_relu_forward), and a projection shortcut made
+ * together with conv1 (in evaluation from one pass over x: mt_conv_bn_pair_forward).
+ * The shortcut is made before conv2; the tape still gives x the shortcut's gradient
+ * before conv1's, as before. */
+static mt_module *seq_child(mt_module *m, const char *seq, const char *name) {
+    mt_module *s = mt_module_child(m, seq);
+    return s ? mt_module_child(s, name) : NULL;
+}
+
 static mt_tensor *block_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) {
-    mt_tensor *y = mt_module_forward_child(m, "conv1", ctx, x);
-    mt_tensor *s = mt_module_forward_child(m, "shortcut", ctx, x);
-    mt_module *c2 = mt_module_child(m, "conv2");
-    mt_module *conv = c2 ? mt_module_child(c2, "0") : NULL, *bn = c2 ? mt_module_child(c2, "1") : NULL;
+    mt_module *c1 = seq_child(m, "conv1", "0"), *n1 = seq_child(m, "conv1", "1");
+    mt_module *cs = seq_child(m, "shortcut", "0"), *ns = seq_child(m, "shortcut", "1");
+    mt_tensor *y, *s;
+    if (c1 && n1 && cs && ns) y = mt_conv_bn_pair_forward(c1, n1, true, cs, ns, false, ctx, x, &s);
+    else {
+        y = mt_module_forward_child(m, "conv1", ctx, x);
+        s = mt_module_forward_child(m, "shortcut", ctx, x);
+    }
+    mt_module *conv = seq_child(m, "conv2", "0"), *bn = seq_child(m, "conv2", "1");
     if (!conv || !bn) return mt_relu(ctx, mt_add(ctx, mt_module_forward_child(m, "conv2", ctx, y), s));
     return mt_conv_bn_add_relu_forward(conv, bn, ctx, y, s);
 }

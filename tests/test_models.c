@@ -353,3 +353,65 @@ MT_TEST(conv_bn_relu_in_one_pass_matches_the_three_ops) {
             mt_ctx_free(ctx);
         }
 }
+
+/* One arm of mt_conv2d_bn_pair_eval: a random conv weight (O, C, k, k), bias when asked,
+ * and BatchNorm weight, bias and running statistics. */
+static mt_conv_bn_eval_arm pair_arm(mt_ctx *ctx, mt_rng *rng, int64_t O, int64_t C, int64_t k, bool bias, bool relu) {
+    mt_conv_bn_eval_arm a = {.weight = mt_tensor_empty(ctx, 4, (int64_t[]){O, C, k, k}),
+                             .bias = bias ? mt_tensor_empty(ctx, 1, (int64_t[]){O}) : NULL,
+                             .bn_weight = mt_tensor_empty(ctx, 1, (int64_t[]){O}),
+                             .bn_bias = mt_tensor_empty(ctx, 1, (int64_t[]){O}),
+                             .bn = {.running_mean = mt_tensor_empty(ctx, 1, (int64_t[]){O}),
+                                    .running_var = mt_tensor_empty(ctx, 1, (int64_t[]){O}), .eps = 1e-5},
+                             .relu = relu};
+    if (!a.weight || (bias && !a.bias) || !a.bn_weight || !a.bn_bias || !a.bn.running_mean || !a.bn.running_var)
+        return (mt_conv_bn_eval_arm){0};
+    for (int64_t i = 0; i < a.weight->numel; i++) a.weight->data[i] = mt_rng_uniform(rng) - 0.5f;
+    for (int64_t o = 0; o < O; o++) {
+        if (bias) a.bias->data[o] = mt_rng_uniform(rng) - 0.5f;
+        a.bn_weight->data[o] = 0.5f + mt_rng_uniform(rng);
+        a.bn_bias->data[o] = mt_rng_uniform(rng) - 0.5f;
+        a.bn.running_mean->data[o] = mt_rng_uniform(rng) - 0.5f;
+        a.bn.running_var->data[o] = 0.25f + mt_rng_uniform(rng);
+    }
+    return a;
+}
+
+/* mt_conv2d_bn_pair_eval, two folded convolutions of one input made as one (a residual
+ * block's conv1 and projection shortcut in inference), gives each arm exactly what its own
+ * mt_conv2d_bn_eval gives: at stride 2 (resnet8's blocks 2 and 3), at stride 1 on the
+ * padded grid, and where one arm would take Winograd (then it is the two calls). The
+ * first arm with its ReLU, the second without (and with a bias), and the other way round. */
+MT_TEST(conv_bn_pair_matches_two_conv_bn_evals) {
+    const struct {
+        int64_t N, C, H, W, Oa, Ob;
+        int stride;
+    } cases[] = {{3, 4, 9, 10, 6, 5, 2}, {2, 16, 28, 28, 32, 32, 2}, {2, 3, 7, 7, 4, 8, 1}, {2, 16, 14, 14, 16, 16, 1}};
+    mt_rng rng;
+    mt_rng_seed(&rng, 12);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        for (int flip = 0; flip < 2; flip++) {
+            mt_ctx *ctx = mt_ctx_new();
+            mt_set_grad_enabled(ctx, false);
+            const mt_conv_bn_eval_arm a = pair_arm(ctx, &rng, cases[c].Oa, cases[c].C, 3, flip, !flip);
+            const mt_conv_bn_eval_arm b = pair_arm(ctx, &rng, cases[c].Ob, cases[c].C, 3, !flip, flip);
+            REQUIRE(a.weight && b.weight);
+            const mt_conv2d_params p = {.stride = {cases[c].stride, cases[c].stride}, .padding = {1, 1}};
+            mt_tensor *x = conv_bn_input(ctx, (int64_t[]){cases[c].N, cases[c].C, cases[c].H, cases[c].W});
+            mt_tensor *yb = NULL, *ya = mt_conv2d_bn_pair_eval(ctx, x, p, &a, &b, &yb);
+            mt_tensor *wa = mt_conv2d_bn_eval(ctx, x, a.weight, a.bias, p, a.bn_weight, a.bn_bias, a.bn, a.relu);
+            mt_tensor *wb = mt_conv2d_bn_eval(ctx, x, b.weight, b.bias, p, b.bn_weight, b.bn_bias, b.bn, b.relu);
+            REQUIRE(ya && yb && wa && wb);
+            CHECK_MSG(mt_same_shape(ya, wa) && memcmp(ya->data, wa->data, (size_t)wa->numel * sizeof(float)) == 0,
+                      "case %zu flip %d: the first arm differs from its own conv2d_bn_eval", c, flip);
+            CHECK_MSG(mt_same_shape(yb, wb) && memcmp(yb->data, wb->data, (size_t)wb->numel * sizeof(float)) == 0,
+                      "case %zu flip %d: the second arm differs from its own conv2d_bn_eval", c, flip);
+            mt_ctx_free(ctx);
+        }
+    /* Bad input: a missing out_b or arm is an error, not a crash. */
+    mt_ctx *ctx = mt_ctx_new();
+    mt_tensor *x = conv_bn_input(ctx, (int64_t[]){1, 1, 4, 4}), *yb = x;
+    CHECK(mt_conv2d_bn_pair_eval(ctx, x, (mt_conv2d_params){0}, NULL, NULL, &yb) == NULL && yb == NULL);
+    CHECK(mt_ctx_failed(ctx));
+    mt_ctx_free(ctx);
+}

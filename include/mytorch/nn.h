@@ -114,6 +114,12 @@ mt_tensor *mt_conv_bn_forward(mt_module *conv, mt_module *bn, bool relu, mt_ctx 
  * pass, mt_conv2d_bn_add_relu_eval). */
 mt_tensor *mt_conv_bn_add_relu_forward(mt_module *conv, mt_module *bn, mt_ctx *ctx, mt_tensor *x,
                                        mt_tensor *residual);
+/* relu_a?(bn_a(conv_a(x))), returned, and relu_b?(bn_b(conv_b(x))) into *out_b: a residual
+ * block's first convolution and its projection shortcut. In evaluation mode, for convs
+ * with the same parameters, one pass over x for both (mt_conv2d_bn_pair_eval); otherwise
+ * mt_conv_bn_forward twice. */
+mt_tensor *mt_conv_bn_pair_forward(mt_module *conv_a, mt_module *bn_a, bool relu_a, mt_module *conv_b,
+                                   mt_module *bn_b, bool relu_b, mt_ctx *ctx, mt_tensor *x, mt_tensor **out_b);
 /* nn.MaxPool2d / nn.AvgPool2d (a zero stride means stride = kernel). */
 mt_module *mt_max_pool2d_new(mt_pool2d_params p);
 mt_module *mt_avg_pool2d_new(mt_pool2d_params p);

@@ -107,6 +107,19 @@ mt_tensor *mt_conv2d_bn_eval(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_te
 mt_tensor *mt_conv2d_bn_add_relu_eval(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bias,
                                       mt_conv2d_params p, mt_tensor *bn_weight, mt_tensor *bn_bias,
                                       mt_batch_norm_params bn, mt_tensor *residual);
+/* One convolution, its batch_norm and an optional ReLU, for mt_conv2d_bn_pair_eval. */
+typedef struct {
+    mt_tensor *weight, *bias, *bn_weight, *bn_bias; /* bias, bn_weight, bn_bias may be NULL */
+    mt_batch_norm_params bn;
+    bool relu;
+} mt_conv_bn_eval_arm;
+/* Two mt_conv2d_bn_eval of the same input with the same conv2d parameters (a residual
+ * block's first convolution and its projection shortcut): returns arm a's result and puts
+ * arm b's in *out_b. When both fold, as one convolution with their channels stacked, the
+ * input read once per image; each output equals its own mt_conv2d_bn_eval exactly.
+ * Otherwise the two calls. NULL (and *out_b NULL) on an error. */
+mt_tensor *mt_conv2d_bn_pair_eval(mt_ctx *ctx, mt_tensor *x, mt_conv2d_params p, const mt_conv_bn_eval_arm *a,
+                                  const mt_conv_bn_eval_arm *b, mt_tensor **out_b);
 
 /* F.dropout: in training zeroes each element with probability p (drawn from the ctx's
  * RNG) and scales the rest by 1/(1-p); otherwise returns x itself. */

@@ -49,13 +49,18 @@ static mt_module *batch_norm_new(const char *type, int64_t C, int dims_min, int 
 mt_module *mt_batch_norm1d_new(int64_t C) { return batch_norm_new("BatchNorm1d", C, 2, 3); }
 mt_module *mt_batch_norm2d_new(int64_t C) { return batch_norm_new("BatchNorm2d", C, 4, 4); }
 
+/* Whether conv and bn run as one folded op: a Conv2d and a BatchNorm2d in evaluation. */
+static bool foldable(mt_module *conv, mt_module *bn) {
+    return mt_conv2d_module_params(conv) && strcmp(bn->type, "BatchNorm2d") == 0 && !bn->training;
+}
+
 /* relu?(bn(conv(x)) [+ res when add]): one pass in evaluation mode, else the modules
  * and the ops one after the other (a NULL res then fails in mt_add, as any NULL input). */
 static mt_tensor *conv_bn(mt_module *conv, mt_module *bn, bool relu, mt_ctx *ctx, mt_tensor *x, bool add,
                           mt_tensor *res) {
     const mt_conv2d_params *cp = mt_conv2d_module_params(conv);
     if (!x || mt_ctx_failed(ctx)) return NULL;
-    if (!cp || strcmp(bn->type, "BatchNorm2d") != 0 || bn->training || x->ndim != 4) {
+    if (!foldable(conv, bn) || x->ndim != 4) {
         mt_tensor *y = mt_module_forward(bn, ctx, mt_module_forward(conv, ctx, x));
         if (add) y = mt_add(ctx, y, res);
         return relu ? mt_relu(ctx, y) : y;
@@ -68,6 +73,25 @@ static mt_tensor *conv_bn(mt_module *conv, mt_module *bn, bool relu, mt_ctx *ctx
 
 mt_tensor *mt_conv_bn_forward(mt_module *conv, mt_module *bn, bool relu, mt_ctx *ctx, mt_tensor *x) {
     return conv_bn(conv, bn, relu, ctx, x, false, NULL);
+}
+
+static mt_conv_bn_eval_arm arm_of(mt_module *conv, mt_module *bn, bool relu) {
+    return (mt_conv_bn_eval_arm){mt_module_param(conv, "weight"), mt_module_param(conv, "bias"),
+                                 mt_module_param(bn, "weight"), mt_module_param(bn, "bias"), bn_params(bn), relu};
+}
+
+mt_tensor *mt_conv_bn_pair_forward(mt_module *conv_a, mt_module *bn_a, bool relu_a, mt_module *conv_b,
+                                   mt_module *bn_b, bool relu_b, mt_ctx *ctx, mt_tensor *x, mt_tensor **out_b) {
+    *out_b = NULL;
+    if (!x || mt_ctx_failed(ctx)) return NULL;
+    const mt_conv2d_params *pa = mt_conv2d_module_params(conv_a), *pb = mt_conv2d_module_params(conv_b);
+    if (!foldable(conv_a, bn_a) || !foldable(conv_b, bn_b) || x->ndim != 4 || memcmp(pa, pb, sizeof *pa) != 0) {
+        mt_tensor *ya = conv_bn(conv_a, bn_a, relu_a, ctx, x, false, NULL);
+        *out_b = conv_bn(conv_b, bn_b, relu_b, ctx, x, false, NULL);
+        return ya;
+    }
+    const mt_conv_bn_eval_arm a = arm_of(conv_a, bn_a, relu_a), b = arm_of(conv_b, bn_b, relu_b);
+    return mt_conv2d_bn_pair_eval(ctx, x, *pa, &a, &b, out_b);
 }
 
 mt_tensor *mt_conv_bn_add_relu_forward(mt_module *conv, mt_module *bn, mt_ctx *ctx, mt_tensor *x,

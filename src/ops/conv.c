@@ -197,33 +197,50 @@ static void add_row(float *dst, const float *src, const float *res, int64_t n, b
         for (int64_t k = 0; k < n; k++) dst[k] = src[k] + res[k];
 }
 
+/* Where an image's output channels o >= split go (mt_conv2d_bn_pair_eval: a second
+ * convolution's, made in the same product): to out2 (O - split, OH, OW), stored as store2.
+ * split = O when there is none. */
+typedef struct {
+    int64_t split;
+    float *out2;
+    conv_store store2;
+} conv_second;
+
 /* One image: out (O, OH, OW) = weight @ columns + bias, stored as `store` says, with the
- * image's residual res (same shape as out) added first when res is given. xp and tmp are
- * the thread's scratch of s->xp_floats and O * s->NPAD floats. */
+ * image's residual res (same shape as out) added first when res is given, channels from
+ * sec->split on into sec->out2 (sec NULL: none). xp and tmp are the thread's scratch of
+ * s->xp_floats and O * s->NPAD floats. */
 static void shifted_image(const mt_window *g, const shifted_plan *s, int64_t groups, int64_t O,
                           const int64_t *boff, const float *x, const float *w, const float *bias, conv_store store,
-                          const float *res, float *xp, float *tmp, float *out) {
+                          const float *res, const conv_second *sec, float *xp, float *tmp, float *out) {
     shifted_fill(g, s, x, xp);
     const int64_t Cg = g->C / groups, Og = O / groups, K = Cg * g->KH * g->KW;
     for (int64_t gi = 0; gi < groups; gi++)
         mt_k_gemm_nn_indirect(Og, s->NPAD, K, w + gi * Og * K, K, xp + gi * Cg * s->plane, boff,
                               bias ? bias + gi * Og : NULL, tmp + gi * Og * s->NPAD, s->NPAD);
-    for (int64_t o = 0; o < O; o++)
+    const int64_t split = sec ? sec->split : O;
+    for (int64_t o = 0; o < O; o++) {
+        const bool second = o >= split;
+        float *plane = second ? sec->out2 + (o - split) * g->OH * g->OW : out + o * g->OH * g->OW;
+        const conv_store st = second ? sec->store2 : store;
         for (int64_t oh = 0; oh < g->OH; oh++) {
-            float *dst = out + (o * g->OH + oh) * g->OW;
+            float *dst = plane + oh * g->OW;
             const float *src = tmp + o * s->NPAD + oh * s->WQ;
-            if (res) add_row(dst, src, res + (o * g->OH + oh) * g->OW, g->OW, store == CONV_STORE_RELU);
-            else if (store == CONV_STORE_RELU) relu_row(dst, src, g->OW);
-            else mt_k_copy_row(dst, src, g->OW, store == CONV_ADD);
+            if (res) add_row(dst, src, res + (o * g->OH + oh) * g->OW, g->OW, st == CONV_STORE_RELU);
+            else if (st == CONV_STORE_RELU) relu_row(dst, src, g->OW);
+            else mt_k_copy_row(dst, src, g->OW, st == CONV_ADD);
         }
+    }
 }
 
 /* The forward's two ways, threads over the images, each with its own scratch from the
- * arena (the caller releases it); false when it runs out (ctx error set). */
+ * arena (the caller releases it); false when it runs out (ctx error set). With sec, the
+ * channels from sec->split on go to sec->out2 (image n at n * (O - split) * P). */
 static bool forward_shifted(mt_ctx *ctx, const mt_window *g, int64_t groups, const conv_dims *d, const float *x,
-                            const float *w, const float *bias, bool relu, const float *res, float *out) {
+                            const float *w, const float *bias, bool relu, const float *res, const conv_second *sec,
+                            float *out) {
     const shifted_plan sp = shifted_of(g);
-    const int64_t per_thread = sp.xp_floats + d->O * sp.NPAD;
+    const int64_t per_thread = sp.xp_floats + d->O * sp.NPAD, split = sec ? sec->split : d->O;
     float *scratch = mt_ctx_alloc(ctx, (size_t)(max_threads() * per_thread) * sizeof(float));
     int64_t *boff = mt_ctx_alloc(ctx, (size_t)d->K * sizeof(int64_t));
     if (!scratch || !boff) return false;
@@ -233,9 +250,13 @@ static bool forward_shifted(mt_ctx *ctx, const mt_window *g, int64_t groups, con
         float *xp = scratch + thread_id() * per_thread;
         memset(xp, 0, (size_t)sp.xp_floats * sizeof(float)); /* the padding (shifted_fill) */
 #pragma omp for schedule(static)
-        for (int64_t n = 0; n < g->N; n++)
+        for (int64_t n = 0; n < g->N; n++) {
+            conv_second image_sec;
+            if (sec) image_sec = (conv_second){split, sec->out2 + n * (d->O - split) * d->P, sec->store2};
             shifted_image(g, &sp, groups, d->O, boff, x + n * d->CHW, w, bias, relu ? CONV_STORE_RELU : CONV_STORE,
-                          res ? res + n * d->O * d->P : NULL, xp, xp + sp.xp_floats, out + n * d->O * d->P);
+                          res ? res + n * d->O * d->P : NULL, sec ? &image_sec : NULL, xp, xp + sp.xp_floats,
+                          out + n * split * d->P);
+        }
     }
     return true;
 }
@@ -321,7 +342,7 @@ static bool forward(mt_ctx *ctx, const mt_window *g, int64_t groups, const conv_
                     const float *w, const float *bias, bool relu, const float *res, float *out) {
     if (winograd_ok(g, groups, d->O))
         return forward_winograd(ctx, g, d->O, x, w, bias, relu ? CONV_STORE_RELU : CONV_STORE, res, out);
-    return shifted_ok(g) ? forward_shifted(ctx, g, groups, d, x, w, bias, relu, res, out)
+    return shifted_ok(g) ? forward_shifted(ctx, g, groups, d, x, w, bias, relu, res, NULL, out)
                          : forward_im2col(ctx, g, groups, d, x, w, bias, relu, res, out);
 }
 
@@ -433,31 +454,52 @@ mt_tensor *mt_conv2d(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bi
  * scale = weight / sqrt(running_var + eps) and shift = bias - running_mean * scale), so
  * the output is made in one pass, with the residual's add and the ReLU on its store.
  * Otherwise (training statistics, a gradient to record, statistics or a residual that do
- * not fit the output) it is the ops one after the other, with their checks and errors. */
-static mt_tensor *conv_bn_eval(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bias, mt_conv2d_params p,
-                               mt_tensor *bn_weight, mt_tensor *bn_bias, mt_batch_norm_params bn, mt_tensor *res,
-                               bool relu) {
-    mt_tensor *in[6] = {x, weight, bias, bn_weight, bn_bias, res};
+ * not fit the output) it is the ops one after the other, with their checks and errors.
+ *
+ * fold_plan says whether arm a folds (*fold), with its window; false on an error (ctx
+ * error set). */
+static bool fold_plan(mt_ctx *ctx, mt_tensor *x, const mt_conv_bn_eval_arm *a, mt_conv2d_params p, mt_tensor *res,
+                      mt_window *g, int64_t *groups, bool *fold) {
+    mt_tensor *in[6] = {x, a->weight, a->bias, a->bn_weight, a->bn_bias, res};
     int n_in = 0;
     for (int k = 0; k < 6; k++)
         if (in[k]) in[n_in++] = in[k];
-    const int64_t O = weight && weight->ndim == 4 ? weight->shape[0] : -1;
-    const mt_tensor *per_channel[4] = {bn_weight, bn_bias, bn.running_mean, bn.running_var};
-    bool fold = !bn.training && bn.running_mean && bn.running_var && (bn_weight || !bn_bias) &&
-                mt_inputs_ok(ctx, in, n_in) && !mt_needs_grad(ctx, in, n_in);
-    for (int k = 0; k < 4 && fold; k++) fold = !per_channel[k] || per_channel[k]->numel == O;
+    const int64_t O = a->weight && a->weight->ndim == 4 ? a->weight->shape[0] : -1;
+    const mt_tensor *per_channel[4] = {a->bn_weight, a->bn_bias, a->bn.running_mean, a->bn.running_var};
+    *fold = !a->bn.training && a->bn.running_mean && a->bn.running_var && (a->bn_weight || !a->bn_bias) &&
+            mt_inputs_ok(ctx, in, n_in) && !mt_needs_grad(ctx, in, n_in);
+    for (int k = 0; k < 4 && *fold; k++) *fold = !per_channel[k] || per_channel[k]->numel == O;
+    if (*fold && !conv_plan(ctx, x, a->weight, a->bias, p, g, groups)) return false;
+    if (*fold && res) {
+        const int64_t shape[4] = {g->N, O, g->OH, g->OW};
+        *fold = res->ndim == 4 && memcmp(res->shape, shape, sizeof shape) == 0;
+    }
+    return true;
+}
+
+/* Arm a's folded weight (O x K) and bias into wf and bf. */
+static void fold_into(const mt_conv_bn_eval_arm *a, int64_t K, float *wf, float *bf) {
+    for (int64_t o = 0; o < a->weight->shape[0]; o++) {
+        float invstd, scale, shift;
+        mt_bn_affine(a->bn.running_mean->data[o], a->bn.running_var->data[o], a->bn.eps, a->bn_weight, a->bn_bias, o,
+                     &invstd, &scale, &shift);
+        for (int64_t k = 0; k < K; k++) wf[o * K + k] = a->weight->data[o * K + k] * scale;
+        bf[o] = (a->bias ? a->bias->data[o] * scale : 0.0f) + shift;
+    }
+}
+
+static mt_tensor *conv_bn_eval(mt_ctx *ctx, mt_tensor *x, mt_conv2d_params p, const mt_conv_bn_eval_arm *a,
+                               mt_tensor *res) {
     mt_window g;
     int64_t groups;
-    if (fold && !conv_plan(ctx, x, weight, bias, p, &g, &groups)) return NULL;
-    if (fold && res) {
-        const int64_t shape[4] = {g.N, O, g.OH, g.OW};
-        fold = res->ndim == 4 && memcmp(res->shape, shape, sizeof shape) == 0;
-    }
+    bool fold;
+    if (!fold_plan(ctx, x, a, p, res, &g, &groups, &fold)) return NULL;
     if (!fold) {
-        mt_tensor *y = mt_batch_norm(ctx, mt_conv2d(ctx, x, weight, bias, p), bn_weight, bn_bias, bn);
+        mt_tensor *y = mt_batch_norm(ctx, mt_conv2d(ctx, x, a->weight, a->bias, p), a->bn_weight, a->bn_bias, a->bn);
         if (res) y = mt_add(ctx, y, res);
-        return relu ? mt_relu(ctx, y) : y;
+        return a->relu ? mt_relu(ctx, y) : y;
     }
+    const int64_t O = a->weight->shape[0];
     const conv_dims d = dims_of(&g, O, groups);
     mt_tensor *out = mt_tensor_empty(ctx, 4, (int64_t[]){g.N, O, g.OH, g.OW});
     if (!out) return NULL;
@@ -465,28 +507,64 @@ static mt_tensor *conv_bn_eval(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_
     const mt_arena_mark before_scratch = mt_ctx_mark(ctx);
     float *wf = mt_ctx_alloc(ctx, (size_t)(O * d.K) * sizeof(float)), *bf = mt_ctx_alloc(ctx, (size_t)O * sizeof(float));
     if (!wf || !bf) return NULL;
-    for (int64_t o = 0; o < O; o++) {
-        float invstd, scale, shift;
-        mt_bn_affine(bn.running_mean->data[o], bn.running_var->data[o], bn.eps, bn_weight, bn_bias, o, &invstd, &scale,
-                     &shift);
-        for (int64_t k = 0; k < d.K; k++) wf[o * d.K + k] = weight->data[o * d.K + k] * scale;
-        bf[o] = (bias ? bias->data[o] * scale : 0.0f) + shift;
-    }
-    if (!forward(ctx, &g, groups, &d, x->data, wf, bf, relu, res ? res->data : NULL, out->data)) return NULL;
+    fold_into(a, d.K, wf, bf);
+    if (!forward(ctx, &g, groups, &d, x->data, wf, bf, a->relu, res ? res->data : NULL, out->data)) return NULL;
     mt_ctx_release(ctx, before_scratch);
     return out;
 }
 
 mt_tensor *mt_conv2d_bn_eval(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bias, mt_conv2d_params p,
                              mt_tensor *bn_weight, mt_tensor *bn_bias, mt_batch_norm_params bn, bool relu) {
-    return conv_bn_eval(ctx, x, weight, bias, p, bn_weight, bn_bias, bn, NULL, relu);
+    const mt_conv_bn_eval_arm a = {weight, bias, bn_weight, bn_bias, bn, relu};
+    return conv_bn_eval(ctx, x, p, &a, NULL);
 }
 
 mt_tensor *mt_conv2d_bn_add_relu_eval(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bias,
                                       mt_conv2d_params p, mt_tensor *bn_weight, mt_tensor *bn_bias,
                                       mt_batch_norm_params bn, mt_tensor *residual) {
     if (!residual) return mt_op_error(ctx, "conv2d_bn_add_relu", "the residual is NULL");
-    return conv_bn_eval(ctx, x, weight, bias, p, bn_weight, bn_bias, bn, residual, true);
+    const mt_conv_bn_eval_arm a = {weight, bias, bn_weight, bn_bias, bn, true};
+    return conv_bn_eval(ctx, x, p, &a, residual);
+}
+
+/* Both arms as one convolution with their output channels stacked (a: rows [0, Oa) of
+ * the folded weight, b: the rest), over one fill of x per image; each image's product is
+ * stored into the two outputs. Only on the direct path (forward_shifted), for arms that
+ * both fold with the same window and no groups; otherwise two conv_bn_eval. */
+mt_tensor *mt_conv2d_bn_pair_eval(mt_ctx *ctx, mt_tensor *x, mt_conv2d_params p, const mt_conv_bn_eval_arm *a,
+                                  const mt_conv_bn_eval_arm *b, mt_tensor **out_b) {
+    if (!out_b) return mt_op_error(ctx, "conv2d_bn_pair", "out_b is NULL");
+    *out_b = NULL;
+    if (!a || !b) return mt_op_error(ctx, "conv2d_bn_pair", "an arm is NULL");
+    mt_window ga, gb;
+    int64_t groups_a, groups_b;
+    bool fold_a, fold_b;
+    if (!fold_plan(ctx, x, a, p, NULL, &ga, &groups_a, &fold_a)) return NULL;
+    if (!fold_plan(ctx, x, b, p, NULL, &gb, &groups_b, &fold_b)) return NULL;
+    const int64_t Oa = fold_a ? a->weight->shape[0] : 0, Ob = fold_b ? b->weight->shape[0] : 0;
+    if (!fold_a || !fold_b || groups_a != 1 || groups_b != 1 || memcmp(&ga, &gb, sizeof ga) != 0 || !shifted_ok(&ga) ||
+        winograd_ok(&ga, 1, Oa) || winograd_ok(&ga, 1, Ob)) {
+        mt_tensor *ya = conv_bn_eval(ctx, x, p, a, NULL);
+        *out_b = ya ? conv_bn_eval(ctx, x, p, b, NULL) : NULL;
+        return *out_b ? ya : NULL;
+    }
+    const mt_window g = ga;
+    const conv_dims d = dims_of(&g, Oa + Ob, 1);
+    mt_tensor *ya = mt_tensor_empty(ctx, 4, (int64_t[]){g.N, Oa, g.OH, g.OW});
+    mt_tensor *yb = mt_tensor_empty(ctx, 4, (int64_t[]){g.N, Ob, g.OH, g.OW});
+    if (!ya || !yb) return NULL;
+    ctx->flops += 2.0 * (double)(d.O * g.N * d.P * d.K);
+    const mt_arena_mark before_scratch = mt_ctx_mark(ctx);
+    float *wf = mt_ctx_alloc(ctx, (size_t)(d.O * d.K) * sizeof(float));
+    float *bf = mt_ctx_alloc(ctx, (size_t)d.O * sizeof(float));
+    if (!wf || !bf) return NULL;
+    fold_into(a, d.K, wf, bf);
+    fold_into(b, d.K, wf + Oa * d.K, bf + Oa);
+    const conv_second sec = {Oa, yb->data, b->relu ? CONV_STORE_RELU : CONV_STORE};
+    if (!forward_shifted(ctx, &g, 1, &d, x->data, wf, bf, a->relu, NULL, &sec, ya->data)) return NULL;
+    mt_ctx_release(ctx, before_scratch);
+    *out_b = yb;
+    return ya;
 }
 
 /* Images per chunk of the backward pass: the chunk's column matrix stays around this
@@ -680,7 +758,7 @@ void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
             memset(xp, 0, (size_t)sp.xp_floats * sizeof(float)); /* the padding (shifted_fill) */
 #pragma omp for schedule(static)
             for (int64_t n = 0; n < g->N; n++)
-                shifted_image(&t, &sp, 1, g->C, boff, gout + n * O * P, wt, NULL, gx_store, NULL, xp, xp + sp.xp_floats,
+                shifted_image(&t, &sp, 1, g->C, boff, gout + n * O * P, wt, NULL, gx_store, NULL, NULL, xp, xp + sp.xp_floats,
                               x->grad + n * CHW);
         }
     }

@@ -206,7 +206,9 @@ MT_TEST(small_gemm_matches_reference) {
  * (input_grad_phases): resnet8's, odd sizes, a stride larger than the window (a phase
  * that no tap reaches), strides with dilation and unequal padding. dx is checked both
  * stored (a new gradient of an arena tensor) and added (a persistent tensor's, on the
- * second backward). Each value within 1e-5 of the sum of its terms' magnitudes: float
+ * second backward). And the direct path at column stride 1, whose rows share one padding
+ * gap (resnet8's 7x7, lenet's two, unequal padding, dilation, a row stride of 2). Each
+ * value within 1e-5 of the sum of its terms' magnitudes: float
  * rounding, where one wrong tap is off by ~0.1. */
 typedef struct {
     int64_t N, C, O, H, W, KH, KW, SH, SW, PH, PW, DH, DW;
@@ -232,6 +234,12 @@ MT_TEST(conv_fast_paths_match_their_definition) {
         {2, 4, 3, 10, 9, 1, 1, 2, 2, 0, 0, 1, 1},    /* phase (1, *) and (*, 1) get no tap */
         {1, 3, 4, 13, 17, 3, 2, 2, 3, 1, 2, 2, 1},   /* the op fixtures' stride with dilation */
         {2, 2, 3, 12, 11, 5, 3, 3, 2, 2, 1, 1, 2},
+        {2, 64, 64, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1},   /* the direct stride-1 grid: resnet8's 7x7 */
+        {2, 1, 6, 28, 28, 5, 5, 1, 1, 2, 2, 1, 1},   /* lenet's conv1 (padding 2) */
+        {2, 6, 16, 14, 14, 5, 5, 1, 1, 0, 0, 1, 1},  /* lenet's conv2 (no padding) */
+        {1, 3, 4, 11, 12, 3, 5, 1, 1, 1, 2, 1, 1},   /* unequal padding */
+        {1, 3, 4, 11, 12, 3, 3, 1, 1, 2, 2, 2, 2},   /* dilation */
+        {2, 3, 5, 10, 9, 3, 3, 2, 1, 1, 1, 1, 1},    /* stride 2 down, 1 across */
     };
     mt_rng rng;
     mt_rng_seed(&rng, 11);

@@ -104,7 +104,11 @@ static bool worth_threads(const mt_window *g, const conv_dims *d) {
  * SH*SW phases, phase (a, b) holding its rows a, a + SH, ... and columns b, b + SW, ...
  * in planes of HQ x WQ = ceil(HP/SH) x ceil(WP/SW): every tap (i, j) of the window then
  * reads one phase shifted by (i*DH/SH, j*DW/SW), and the output grid is OH x WQ. Worth
- * it while the waste WQ - OW is under a third of WQ. */
+ * it while the waste WQ - OW is under a third of WQ. At column stride 1 a row's right
+ * padding is the next row's left padding: rows are W + PW apart (WQ), each row's image
+ * columns at PW.. with PW zeros before them, so a window running past a row's last column
+ * reads the next row's zeros. The output grid loses PW columns of waste per row (the 7x7
+ * layers: 8 columns for 7, not 9). */
 typedef struct {
     int64_t HQ, WQ;        /* a phase's plane */
     int64_t plane, phase;  /* floats in one channel's plane, and in one phase (C planes) */
@@ -114,6 +118,7 @@ typedef struct {
 
 static shifted_plan shifted_of(const mt_window *g) {
     shifted_plan s = {.HQ = (g->H + 2 * g->PH + g->SH - 1) / g->SH, .WQ = (g->W + 2 * g->PW + g->SW - 1) / g->SW};
+    if (g->SW == 1) s.WQ = g->W + g->PW; /* one padding gap between rows, not two */
     s.plane = s.HQ * s.WQ;
     s.phase = g->C * s.plane;
     s.NPAD = g->OH * s.WQ;

@@ -415,3 +415,77 @@ MT_TEST(conv_bn_pair_matches_two_conv_bn_evals) {
     CHECK(mt_ctx_failed(ctx));
     mt_ctx_free(ctx);
 }
+
+/* mt_conv2d_pair, the training forward of two convolutions of one input as one product:
+ * each output, and every gradient (x's, both weights' and biases') of a loss over both,
+ * bit for bit what two mt_conv2d give, on the paths of the eval pair test above. */
+MT_TEST(conv2d_pair_matches_two_conv2d_with_gradients) {
+    const struct {
+        int64_t N, C, H, W, Oa, Ob;
+        int stride;
+    } cases[] = {{3, 4, 9, 10, 6, 5, 2}, {2, 16, 28, 28, 32, 32, 2}, {2, 3, 7, 7, 4, 8, 1}, {2, 16, 14, 14, 16, 16, 1}};
+    mt_rng rng;
+    mt_rng_seed(&rng, 13);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        mt_error err;
+        const int64_t xs[4] = {cases[c].N, cases[c].C, cases[c].H, cases[c].W};
+        mt_tensor *x = mt_tensor_new(4, xs, &err);
+        mt_tensor *wa = mt_tensor_new(4, (int64_t[]){cases[c].Oa, cases[c].C, 3, 3}, &err);
+        mt_tensor *wb = mt_tensor_new(4, (int64_t[]){cases[c].Ob, cases[c].C, 3, 3}, &err);
+        mt_tensor *bb = mt_tensor_new(1, (int64_t[]){cases[c].Ob}, &err);
+        REQUIRE(x && wa && wb && bb);
+        mt_rng_fill_uniform(&rng, x, -1.0f, 1.0f);
+        mt_rng_fill_uniform(&rng, wa, -0.3f, 0.3f);
+        mt_rng_fill_uniform(&rng, wb, -0.3f, 0.3f);
+        mt_rng_fill_uniform(&rng, bb, -1.0f, 1.0f);
+        mt_tensor *params[4] = {x, wa, wb, bb};
+        float *grads[2][4] = {{0}}, *outs[2][2] = {{0}};
+        int64_t nout[2] = {0};
+        const mt_conv2d_params p = {.stride = {cases[c].stride, cases[c].stride}, .padding = {1, 1}};
+        mt_ctx *ctx = mt_ctx_new();
+        for (int pass = 0; pass < 2; pass++) { /* 0: two conv2d, 1: the pair */
+            for (int k = 0; k < 4; k++) params[k]->requires_grad = true;
+            mt_tensor *ya, *yb = NULL;
+            if (pass == 0) {
+                ya = mt_conv2d(ctx, x, wa, NULL, p);
+                yb = mt_conv2d(ctx, x, wb, bb, p);
+            } else {
+                ya = mt_conv2d_pair(ctx, x, wa, NULL, wb, bb, p, &yb);
+            }
+            REQUIRE(ya && yb);
+            /* A loss that weighs the outputs unevenly: sum(ya * ya) + sum(yb). */
+            mt_tensor *loss = mt_add(ctx, mt_sum(ctx, mt_mul(ctx, ya, ya)), mt_sum(ctx, yb));
+            REQUIRE(loss && mt_backward(ctx, loss));
+            mt_tensor *y[2] = {ya, yb};
+            for (int o = 0; o < 2; o++) {
+                nout[o] = y[o]->numel;
+                outs[pass][o] = malloc((size_t)nout[o] * sizeof(float));
+                REQUIRE(outs[pass][o]);
+                memcpy(outs[pass][o], y[o]->data, (size_t)nout[o] * sizeof(float));
+            }
+            for (int k = 0; k < 4; k++) {
+                REQUIRE(params[k]->grad);
+                grads[pass][k] = malloc((size_t)params[k]->numel * sizeof(float));
+                REQUIRE(grads[pass][k]);
+                memcpy(grads[pass][k], params[k]->grad, (size_t)params[k]->numel * sizeof(float));
+                mt_tensor_zero_grad(params[k]);
+            }
+            mt_ctx_reset(ctx); /* the next pass's tape starts empty */
+        }
+        for (int o = 0; o < 2; o++) {
+            CHECK_MSG(memcmp(outs[0][o], outs[1][o], (size_t)nout[o] * sizeof(float)) == 0,
+                      "case %zu: output %d differs from its own conv2d", c, o);
+            free(outs[0][o]);
+            free(outs[1][o]);
+        }
+        const char *names[4] = {"x", "weight_a", "weight_b", "bias_b"};
+        for (int k = 0; k < 4; k++) {
+            CHECK_MSG(memcmp(grads[0][k], grads[1][k], (size_t)params[k]->numel * sizeof(float)) == 0,
+                      "case %zu: the gradient of %s differs", c, names[k]);
+            free(grads[0][k]);
+            free(grads[1][k]);
+        }
+        mt_ctx_free(ctx);
+        for (int k = 0; k < 4; k++) mt_tensor_free(params[k]);
+    }
+}

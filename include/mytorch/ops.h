@@ -107,6 +107,14 @@ mt_tensor *mt_conv2d_bn_eval(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_te
 mt_tensor *mt_conv2d_bn_add_relu_eval(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bias,
                                       mt_conv2d_params p, mt_tensor *bn_weight, mt_tensor *bn_bias,
                                       mt_batch_norm_params bn, mt_tensor *residual);
+/* conv2d(x, weight_a, bias_a, p), returned, and conv2d(x, weight_b, bias_b, p) into *out_b:
+ * two convolutions of one input with the same parameters (a residual block's first
+ * convolution and its projection shortcut). On the direct path as one product of the
+ * stacked weights, the input read once per image, each output bit for bit its own
+ * mt_conv2d and recorded as its own conv2d (a's first); otherwise the two calls. NULL
+ * (and *out_b NULL) on an error. */
+mt_tensor *mt_conv2d_pair(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight_a, mt_tensor *bias_a, mt_tensor *weight_b,
+                          mt_tensor *bias_b, mt_conv2d_params p, mt_tensor **out_b);
 /* One convolution, its batch_norm and an optional ReLU, for mt_conv2d_bn_pair_eval. */
 typedef struct {
     mt_tensor *weight, *bias, *bn_weight, *bn_bias; /* bias, bn_weight, bn_bias may be NULL */

@@ -85,9 +85,19 @@ mt_tensor *mt_conv_bn_pair_forward(mt_module *conv_a, mt_module *bn_a, bool relu
     *out_b = NULL;
     if (!x || mt_ctx_failed(ctx)) return NULL;
     const mt_conv2d_params *pa = mt_conv2d_module_params(conv_a), *pb = mt_conv2d_module_params(conv_b);
-    if (!foldable(conv_a, bn_a) || !foldable(conv_b, bn_b) || x->ndim != 4 || memcmp(pa, pb, sizeof *pa) != 0) {
+    if (!pa || !pb || memcmp(pa, pb, sizeof *pa) != 0 || x->ndim != 4) {
         mt_tensor *ya = conv_bn(conv_a, bn_a, relu_a, ctx, x, false, NULL);
         *out_b = conv_bn(conv_b, bn_b, relu_b, ctx, x, false, NULL);
+        return ya;
+    }
+    if (!foldable(conv_a, bn_a) || !foldable(conv_b, bn_b)) { /* training: the convs together, then the norms */
+        mt_tensor *cb = NULL, *ca = mt_conv2d_pair(ctx, x, mt_module_param(conv_a, "weight"), mt_module_param(conv_a, "bias"),
+                                                   mt_module_param(conv_b, "weight"), mt_module_param(conv_b, "bias"),
+                                                   *pa, &cb);
+        mt_tensor *ya = mt_module_forward(bn_a, ctx, ca);
+        if (relu_a) ya = mt_relu(ctx, ya);
+        mt_tensor *yb = mt_module_forward(bn_b, ctx, cb);
+        *out_b = relu_b ? mt_relu(ctx, yb) : yb;
         return ya;
     }
     const mt_conv_bn_eval_arm a = arm_of(conv_a, bn_a, relu_a), b = arm_of(conv_b, bn_b, relu_b);

@@ -430,6 +430,21 @@ static bool weight_grad_winograd(mt_ctx *ctx, const mt_window *g, int64_t O, con
     return true;
 }
 
+/* Records out = conv2d(x, weight, bias) on the tape when a gradient is wanted; false when
+ * the arena runs out. */
+static bool conv_record(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bias, const mt_window *g,
+                        int64_t groups, mt_tensor *out) {
+    mt_tensor *in[3] = {x, weight, bias};
+    const int n_in = bias ? 3 : 2;
+    if (!mt_needs_grad(ctx, in, n_in)) return true;
+    conv_saved *saved = mt_ctx_alloc(ctx, sizeof *saved);
+    if (!saved) return false;
+    *saved = (conv_saved){*g, groups};
+    mt_node *node = mt_record(ctx, MT_OP_CONV2D, out, in, n_in);
+    if (node) node->saved = saved;
+    return true;
+}
+
 mt_tensor *mt_conv2d(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bias, mt_conv2d_params p) {
     mt_tensor *in[3] = {x, weight, bias};
     int n_in = bias ? 3 : 2;
@@ -445,13 +460,58 @@ mt_tensor *mt_conv2d(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bi
     const float *bv = bias ? bias->data : NULL;
     if (!forward(ctx, &g, groups, &d, x->data, weight->data, bv, false, NULL, out->data)) return NULL;
     mt_ctx_release(ctx, before_scratch);
-    if (!mt_needs_grad(ctx, in, n_in)) return out;
-    conv_saved *saved = mt_ctx_alloc(ctx, sizeof *saved);
-    if (!saved) return NULL;
-    *saved = (conv_saved){g, groups};
-    mt_node *node = mt_record(ctx, MT_OP_CONV2D, out, in, n_in);
-    if (node) node->saved = saved;
-    return out;
+    return conv_record(ctx, x, weight, bias, &g, groups, out) ? out : NULL;
+}
+
+/* Whether two convolutions of one input, with windows ga and gb, run as one product of
+ * their stacked weights (mt_conv2d_pair, mt_conv2d_bn_pair_eval): the same window, no
+ * groups, on the direct path (not Winograd's, which is per layer). */
+static bool pair_ok(const mt_window *ga, int64_t groups_a, int64_t Oa, const mt_window *gb, int64_t groups_b,
+                    int64_t Ob) {
+    return groups_a == 1 && groups_b == 1 && memcmp(ga, gb, sizeof *ga) == 0 && shifted_ok(ga) &&
+           !winograd_ok(ga, 1, Oa) && !winograd_ok(ga, 1, Ob);
+}
+
+mt_tensor *mt_conv2d_pair(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight_a, mt_tensor *bias_a, mt_tensor *weight_b,
+                          mt_tensor *bias_b, mt_conv2d_params p, mt_tensor **out_b) {
+    if (!out_b) return mt_op_error(ctx, "conv2d_pair", "out_b is NULL");
+    *out_b = NULL;
+    mt_tensor *in[5] = {x, weight_a, weight_b, bias_a, bias_b};
+    int n_in = 3;
+    if (bias_a) in[n_in++] = bias_a;
+    if (bias_b) in[n_in++] = bias_b;
+    if (!mt_inputs_ok(ctx, in, n_in)) return NULL;
+    mt_window ga, gb;
+    int64_t groups_a, groups_b;
+    if (!conv_plan(ctx, x, weight_a, bias_a, p, &ga, &groups_a) || !conv_plan(ctx, x, weight_b, bias_b, p, &gb, &groups_b))
+        return NULL;
+    const int64_t Oa = weight_a->shape[0], Ob = weight_b->shape[0];
+    if (!pair_ok(&ga, groups_a, Oa, &gb, groups_b, Ob)) {
+        mt_tensor *ya = mt_conv2d(ctx, x, weight_a, bias_a, p);
+        *out_b = ya ? mt_conv2d(ctx, x, weight_b, bias_b, p) : NULL;
+        return *out_b ? ya : NULL;
+    }
+    const conv_dims d = dims_of(&ga, Oa + Ob, 1);
+    mt_tensor *ya = mt_tensor_empty(ctx, 4, (int64_t[]){ga.N, Oa, ga.OH, ga.OW});
+    mt_tensor *yb = mt_tensor_empty(ctx, 4, (int64_t[]){ga.N, Ob, ga.OH, ga.OW});
+    if (!ya || !yb) return NULL;
+    ctx->flops += 2.0 * (double)(d.O * ga.N * d.P * d.K);
+    const mt_arena_mark before_scratch = mt_ctx_mark(ctx);
+    /* The stacked weight and bias (a missing bias is zeros: the kernel adds 0 then too). */
+    float *w = mt_ctx_alloc(ctx, (size_t)(d.O * d.K) * sizeof(float)), *b = mt_ctx_alloc(ctx, (size_t)d.O * sizeof(float));
+    if (!w || !b) return NULL;
+    memcpy(w, weight_a->data, (size_t)(Oa * d.K) * sizeof(float));
+    memcpy(w + Oa * d.K, weight_b->data, (size_t)(Ob * d.K) * sizeof(float));
+    for (int64_t o = 0; o < Oa; o++) b[o] = bias_a ? bias_a->data[o] : 0.0f;
+    for (int64_t o = 0; o < Ob; o++) b[Oa + o] = bias_b ? bias_b->data[o] : 0.0f;
+    const conv_second sec = {Oa, yb->data, CONV_STORE};
+    if (!forward_shifted(ctx, &ga, 1, &d, x->data, w, b, false, NULL, &sec, ya->data)) return NULL;
+    mt_ctx_release(ctx, before_scratch);
+    /* Two ordinary conv2d nodes, a's first: each backward is its own convolution's. */
+    if (!conv_record(ctx, x, weight_a, bias_a, &ga, 1, ya) || !conv_record(ctx, x, weight_b, bias_b, &gb, 1, yb))
+        return NULL;
+    *out_b = yb;
+    return ya;
 }
 
 /* Evaluation only: batch_norm's running statistics are folded into the weight and bias
@@ -547,8 +607,7 @@ mt_tensor *mt_conv2d_bn_pair_eval(mt_ctx *ctx, mt_tensor *x, mt_conv2d_params p,
     if (!fold_plan(ctx, x, a, p, NULL, &ga, &groups_a, &fold_a)) return NULL;
     if (!fold_plan(ctx, x, b, p, NULL, &gb, &groups_b, &fold_b)) return NULL;
     const int64_t Oa = fold_a ? a->weight->shape[0] : 0, Ob = fold_b ? b->weight->shape[0] : 0;
-    if (!fold_a || !fold_b || groups_a != 1 || groups_b != 1 || memcmp(&ga, &gb, sizeof ga) != 0 || !shifted_ok(&ga) ||
-        winograd_ok(&ga, 1, Oa) || winograd_ok(&ga, 1, Ob)) {
+    if (!fold_a || !fold_b || !pair_ok(&ga, groups_a, Oa, &gb, groups_b, Ob)) {
         mt_tensor *ya = conv_bn_eval(ctx, x, p, a, NULL);
         *out_b = ya ? conv_bn_eval(ctx, x, p, b, NULL) : NULL;
         return *out_b ? ya : NULL;

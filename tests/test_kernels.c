@@ -379,6 +379,13 @@ MT_TEST(pooling_kernels_match_their_definition) {
         }
         mt_k_max_pool2d(&g, x, ymax, arg);
         mt_k_avg_pool2d(&g, x, yavg);
+        /* The values-only max pooling (inference), where it applies, gives the same values. */
+        float *yval = NULL;
+        if (mt_k_max_pool2d_values_ok(&g)) {
+            yval = malloc((size_t)ny * sizeof(float));
+            REQUIRE(yval);
+            mt_k_max_pool2d_values(&g, x, yval);
+        }
         int bad = 0;
         for (int64_t p = 0; p < g.N * g.C; p++)
             for (int64_t oh = 0; oh < g.OH; oh++)
@@ -388,6 +395,7 @@ MT_TEST(pooling_kernels_match_their_definition) {
                     pool_reference(&g, x, p, oh, ow, &mx, &at, &avg);
                     int64_t o = (p * g.OH + oh) * g.OW + ow;
                     bool same_max = isnan(mx) ? isnan(ymax[o]) : ymax[o] == mx;
+                    if (yval) same_max = same_max && (isnan(mx) ? isnan(yval[o]) : yval[o] == mx);
                     /* avg_pool2d has no dilation */
                     bool same_avg = g.DH > 1 || (isnan(avg) ? isnan(yavg[o]) : yavg[o] == avg);
                     bad += !same_max || arg[o] != at || !same_avg;
@@ -395,6 +403,8 @@ MT_TEST(pooling_kernels_match_their_definition) {
         CHECK_MSG(bad == 0, "window %zu (%lldx%lld, stride %lld/%lld, pad %lld/%lld, dilation %lld): %d outputs differ",
                   k, (long long)g.KH, (long long)g.KW, (long long)g.SH, (long long)g.SW, (long long)g.PH,
                   (long long)g.PW, (long long)g.DH, bad);
+        CHECK_MSG(k != 3 || yval, "resnet8's window should take the values-only path");
+        free(yval);
         free(x);
         free(ymax);
         free(yavg);

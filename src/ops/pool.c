@@ -36,7 +36,9 @@ static mt_tensor *pool(mt_ctx *ctx, int op, const char *name, mt_tensor *x, mt_p
     if (!out || !saved) return NULL;
     saved->g = g;
     saved->argmax = NULL;
-    if (op == MT_OP_MAX_POOL2D) {
+    if (op == MT_OP_MAX_POOL2D && !mt_needs_grad(ctx, &x, 1) && mt_k_max_pool2d_values_ok(&g)) {
+        mt_k_max_pool2d_values(&g, x->data, out->data); /* no backward to come: no arg-max */
+    } else if (op == MT_OP_MAX_POOL2D) {
         saved->argmax = mt_ctx_alloc(ctx, (size_t)out->numel * sizeof(int32_t));
         if (!saved->argmax) return NULL;
         mt_k_max_pool2d(&g, x->data, out->data, saved->argmax);

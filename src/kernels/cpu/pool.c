@@ -100,15 +100,8 @@ static bool max_pool_padded_ok(const mt_window *g) {
            (g->H + 2 * g->PH) * (g->W + 2 * g->PW) <= POOL_PADDED_FLOATS;
 }
 
-/* One plane of a padded stride-1 pooling (resnet8's 3x3), all of it in vectors: the plane
- * is copied into buf with -inf around it, and every row of outputs runs 8 at a time there.
- * A padding element never wins against an element of the image (-inf is greater than
- * nothing, and is no NaN) unless the window's own elements are all -inf; those few
- * outputs (y = -inf) are redone by max_pool_checked, which takes the first of them. */
-static inline __attribute__((always_inline)) void max_pool_padded_plane(const mt_window *g, const int64_t KH,
-                                                                        const int64_t KW, const float *restrict in,
-                                                                        float *restrict buf, float *restrict y,
-                                                                        int32_t *restrict argmax) {
+/* The plane into buf, (H + 2 PH) x (W + 2 PW), with -inf around it. */
+static void max_pool_pad_copy(const mt_window *g, const float *restrict in, float *restrict buf) {
     const int64_t W = g->W, HP = g->H + 2 * g->PH, WP = W + 2 * g->PW;
     for (int64_t r = 0; r < HP; r++) {
         float *row = buf + r * WP;
@@ -120,12 +113,59 @@ static inline __attribute__((always_inline)) void max_pool_padded_plane(const mt
         for (int64_t c = 0; c < g->PW; c++) row[c] = row[g->PW + W + c] = -INFINITY;
         memcpy(row + g->PW, in + h * W, (size_t)W * sizeof(float));
     }
+}
+
+/* One plane of a padded stride-1 pooling (resnet8's 3x3), all of it in vectors: the plane
+ * is copied into buf with -inf around it, and every row of outputs runs 8 at a time there.
+ * A padding element never wins against an element of the image (-inf is greater than
+ * nothing, and is no NaN) unless the window's own elements are all -inf; those few
+ * outputs (y = -inf) are redone by max_pool_checked, which takes the first of them. */
+static inline __attribute__((always_inline)) void max_pool_padded_plane(const mt_window *g, const int64_t KH,
+                                                                        const int64_t KW, const float *restrict in,
+                                                                        float *restrict buf, float *restrict y,
+                                                                        int32_t *restrict argmax) {
+    const int64_t W = g->W, WP = W + 2 * g->PW;
+    max_pool_pad_copy(g, in, buf);
     for (int64_t oh = 0; oh < g->OH; oh++) {
         float *restrict yr = y + oh * g->OW;
         int32_t *restrict ar = argmax + oh * g->OW;
         max_pool_run8_from(0, KH, KW, W, (oh - g->PH) * W - g->PW, 0, g->OW, buf, oh * WP, WP, yr, ar);
         for (int64_t ow = 0; ow < g->OW; ow++)
             if (yr[ow] == -INFINITY) max_pool_checked(g, in, oh, ow, &yr[ow], &ar[ow]);
+    }
+}
+
+bool mt_k_max_pool2d_values_ok(const mt_window *g) { return max_pool_padded_ok(g); }
+
+/* max_pool_padded_plane's values alone: the padding never changes a window's max (NaN
+ * still wins), so nothing is redone. */
+static inline __attribute__((always_inline)) void max_pool_values_plane(const mt_window *g, const int64_t KH,
+                                                                        const int64_t KW, const float *restrict in,
+                                                                        float *restrict buf, float *restrict y) {
+    const int64_t WP = g->W + 2 * g->PW;
+    max_pool_pad_copy(g, in, buf);
+    for (int64_t oh = 0; oh < g->OH; oh++)
+        for (int64_t ow = 0; ow < g->OW; ow += 8) {
+            const int64_t o = ow + 8 <= g->OW ? ow : g->OW - 8, at = oh * WP + o;
+            pool_v8 best = *(const pool_v8u *)(buf + at);
+            for (int64_t i = 0; i < KH; i++)
+                for (int64_t j = (i == 0); j < KW; j++) {
+                    const pool_v8 v = *(const pool_v8u *)(buf + (at + i * WP + j));
+                    const pool_i8 take = (v > best) | (v != v);
+                    best = (pool_v8)(((pool_i8)v & take) | ((pool_i8)best & ~take));
+                }
+            *(pool_v8u *)(y + oh * g->OW + o) = best;
+        }
+}
+
+void mt_k_max_pool2d_values(const mt_window *g, const float *x, float *y) {
+#pragma omp parallel for PAR(g)
+    for (int64_t p = 0; p < PLANES(g); p++) {
+        float buf[POOL_PADDED_FLOATS];
+        const float *in = x + p * g->H * g->W;
+        float *yp = y + p * g->OH * g->OW;
+        if (g->KH == 3 && g->KW == 3) max_pool_values_plane(g, 3, 3, in, buf, yp);
+        else max_pool_values_plane(g, g->KH, g->KW, in, buf, yp);
     }
 }
 

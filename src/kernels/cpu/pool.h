@@ -7,6 +7,11 @@
 /* Max over each window (padding counts as -inf); argmax[k] = flat index in the input
  * plane of the maximum (first one on ties, as PyTorch). */
 void mt_k_max_pool2d(const mt_window *g, const float *x, float *y, int32_t *argmax);
+/* The values of mt_k_max_pool2d without the arg-max (inference), for the windows
+ * mt_k_max_pool2d_values_ok accepts: padded, stride 1, undilated, at least 8 outputs a row,
+ * a padded plane of at most 4096 floats (resnet8's 3x3 / 1, pad 1). */
+bool mt_k_max_pool2d_values_ok(const mt_window *g);
+void mt_k_max_pool2d_values(const mt_window *g, const float *x, float *y);
 /* dx[plane][argmax] += dy. */
 void mt_k_max_pool2d_backward(const mt_window *g, const int32_t *argmax, const float *dy, float *dx);
 /* Mean over each window; the divisor is KH*KW, padding included (count_include_pad). */

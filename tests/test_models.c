@@ -354,6 +354,16 @@ MT_TEST(conv_bn_relu_in_one_pass_matches_the_three_ops) {
         }
 }
 
+/* The pair tests' convolutions (3x3, padding 1): at stride 2 (resnet8's blocks 2 and
+ * 3), at stride 1 on the padded grid, and where one arm would take Winograd. */
+typedef struct {
+    int64_t N, C, H, W, Oa, Ob;
+    int stride;
+} pair_case;
+static const pair_case pair_cases[] = {
+    {3, 4, 9, 10, 6, 5, 2}, {2, 16, 28, 28, 32, 32, 2}, {2, 3, 7, 7, 4, 8, 1}, {2, 16, 14, 14, 16, 16, 1}};
+#define PAIR_CASES (sizeof pair_cases / sizeof pair_cases[0])
+
 /* One arm of mt_conv2d_bn_pair_eval: a random conv weight (O, C, k, k), bias when asked,
  * and BatchNorm weight, bias and running statistics. */
 static mt_conv_bn_eval_arm pair_arm(mt_ctx *ctx, mt_rng *rng, int64_t O, int64_t C, int64_t k, bool bias, bool relu) {
@@ -383,13 +393,10 @@ static mt_conv_bn_eval_arm pair_arm(mt_ctx *ctx, mt_rng *rng, int64_t O, int64_t
  * padded grid, and where one arm would take Winograd (then it is the two calls). The
  * first arm with its ReLU, the second without (and with a bias), and the other way round. */
 MT_TEST(conv_bn_pair_matches_two_conv_bn_evals) {
-    const struct {
-        int64_t N, C, H, W, Oa, Ob;
-        int stride;
-    } cases[] = {{3, 4, 9, 10, 6, 5, 2}, {2, 16, 28, 28, 32, 32, 2}, {2, 3, 7, 7, 4, 8, 1}, {2, 16, 14, 14, 16, 16, 1}};
+    const pair_case *cases = pair_cases;
     mt_rng rng;
     mt_rng_seed(&rng, 12);
-    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+    for (size_t c = 0; c < PAIR_CASES; c++)
         for (int flip = 0; flip < 2; flip++) {
             mt_ctx *ctx = mt_ctx_new();
             mt_set_grad_enabled(ctx, false);
@@ -420,13 +427,10 @@ MT_TEST(conv_bn_pair_matches_two_conv_bn_evals) {
  * each output, and every gradient (x's, both weights' and biases') of a loss over both,
  * bit for bit what two mt_conv2d give, on the paths of the eval pair test above. */
 MT_TEST(conv2d_pair_matches_two_conv2d_with_gradients) {
-    const struct {
-        int64_t N, C, H, W, Oa, Ob;
-        int stride;
-    } cases[] = {{3, 4, 9, 10, 6, 5, 2}, {2, 16, 28, 28, 32, 32, 2}, {2, 3, 7, 7, 4, 8, 1}, {2, 16, 14, 14, 16, 16, 1}};
+    const pair_case *cases = pair_cases;
     mt_rng rng;
     mt_rng_seed(&rng, 13);
-    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    for (size_t c = 0; c < PAIR_CASES; c++) {
         mt_error err;
         const int64_t xs[4] = {cases[c].N, cases[c].C, cases[c].H, cases[c].W};
         mt_tensor *x = mt_tensor_new(4, xs, &err);

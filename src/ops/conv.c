@@ -472,6 +472,17 @@ static bool pair_ok(const mt_window *ga, int64_t groups_a, int64_t Oa, const mt_
            !winograd_ok(ga, 1, Oa) && !winograd_ok(ga, 1, Ob);
 }
 
+/* A pair's two outputs, Oa and Ob channels over g's output grid, with the pair's FLOPs
+ * counted; false when the arena runs out. */
+static bool pair_outputs(mt_ctx *ctx, const mt_window *g, int64_t Oa, int64_t Ob, mt_tensor **ya, mt_tensor **yb) {
+    *ya = mt_tensor_empty(ctx, 4, (int64_t[]){g->N, Oa, g->OH, g->OW});
+    *yb = mt_tensor_empty(ctx, 4, (int64_t[]){g->N, Ob, g->OH, g->OW});
+    if (!*ya || !*yb) return false;
+    const conv_dims d = dims_of(g, Oa + Ob, 1);
+    ctx->flops += 2.0 * (double)(d.O * g->N * d.P * d.K);
+    return true;
+}
+
 mt_tensor *mt_conv2d_pair(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight_a, mt_tensor *bias_a, mt_tensor *weight_b,
                           mt_tensor *bias_b, mt_conv2d_params p, mt_tensor **out_b) {
     if (!out_b) return mt_op_error(ctx, "conv2d_pair", "out_b is NULL");
@@ -492,10 +503,8 @@ mt_tensor *mt_conv2d_pair(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight_a, mt_ten
         return *out_b ? ya : NULL;
     }
     const conv_dims d = dims_of(&ga, Oa + Ob, 1);
-    mt_tensor *ya = mt_tensor_empty(ctx, 4, (int64_t[]){ga.N, Oa, ga.OH, ga.OW});
-    mt_tensor *yb = mt_tensor_empty(ctx, 4, (int64_t[]){ga.N, Ob, ga.OH, ga.OW});
-    if (!ya || !yb) return NULL;
-    ctx->flops += 2.0 * (double)(d.O * ga.N * d.P * d.K);
+    mt_tensor *ya, *yb;
+    if (!pair_outputs(ctx, &ga, Oa, Ob, &ya, &yb)) return NULL;
     const mt_arena_mark before_scratch = mt_ctx_mark(ctx);
     /* The stacked weight and bias (a missing bias is zeros: the kernel adds 0 then too). */
     float *w = mt_ctx_alloc(ctx, (size_t)(d.O * d.K) * sizeof(float)), *b = mt_ctx_alloc(ctx, (size_t)d.O * sizeof(float));
@@ -614,10 +623,8 @@ mt_tensor *mt_conv2d_bn_pair_eval(mt_ctx *ctx, mt_tensor *x, mt_conv2d_params p,
     }
     const mt_window g = ga;
     const conv_dims d = dims_of(&g, Oa + Ob, 1);
-    mt_tensor *ya = mt_tensor_empty(ctx, 4, (int64_t[]){g.N, Oa, g.OH, g.OW});
-    mt_tensor *yb = mt_tensor_empty(ctx, 4, (int64_t[]){g.N, Ob, g.OH, g.OW});
-    if (!ya || !yb) return NULL;
-    ctx->flops += 2.0 * (double)(d.O * g.N * d.P * d.K);
+    mt_tensor *ya, *yb;
+    if (!pair_outputs(ctx, &g, Oa, Ob, &ya, &yb)) return NULL;
     const mt_arena_mark before_scratch = mt_ctx_mark(ctx);
     float *wf = mt_ctx_alloc(ctx, (size_t)(d.O * d.K) * sizeof(float));
     float *bf = mt_ctx_alloc(ctx, (size_t)d.O * sizeof(float));

@@ -91,9 +91,9 @@ mt_tensor *mt_conv_bn_pair_forward(mt_module *conv_a, mt_module *bn_a, bool relu
         return ya;
     }
     if (!foldable(conv_a, bn_a) || !foldable(conv_b, bn_b)) { /* training: the convs together, then the norms */
-        mt_tensor *cb = NULL, *ca = mt_conv2d_pair(ctx, x, mt_module_param(conv_a, "weight"), mt_module_param(conv_a, "bias"),
-                                                   mt_module_param(conv_b, "weight"), mt_module_param(conv_b, "bias"),
-                                                   *pa, &cb);
+        mt_tensor *cb = NULL;
+        mt_tensor *ca = mt_conv2d_pair(ctx, x, mt_module_param(conv_a, "weight"), mt_module_param(conv_a, "bias"),
+                                       mt_module_param(conv_b, "weight"), mt_module_param(conv_b, "bias"), *pa, &cb);
         mt_tensor *ya = mt_module_forward(bn_a, ctx, ca);
         if (relu_a) ya = mt_relu(ctx, ya);
         mt_tensor *yb = mt_module_forward(bn_b, ctx, cb);

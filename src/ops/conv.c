@@ -19,7 +19,7 @@
 #include "kernels/cpu/gemm_small.h"
 #include "kernels/cpu/im2col.h"
 #include "kernels/cpu/winograd.h"
-#include "ops/internal.h"
+#include "ops/conv.h"
 
 #include <string.h>
 #ifdef _OPENMP
@@ -49,9 +49,8 @@ static int thread_id(void) {
 #endif
 }
 
-/* Checks shapes and fills the window; false (ctx error) when they do not fit. */
-static bool conv_plan(mt_ctx *ctx, const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
-                      mt_conv2d_params p, mt_window *g, int64_t *groups) {
+bool mt_conv_plan(mt_ctx *ctx, const mt_tensor *x, const mt_tensor *w, const mt_tensor *b, mt_conv2d_params p,
+                  mt_window *g, int64_t *groups) {
     char sx[96], sw[96];
     *groups = or_default(p.groups, 1);
     if (x->ndim != 4 || w->ndim != 4)
@@ -79,19 +78,14 @@ static bool conv_plan(mt_ctx *ctx, const mt_tensor *x, const mt_tensor *w, const
     return true;
 }
 
-/* Sizes of one group's product: the weight is O/g x K, the columns K x P. */
-typedef struct {
-    int64_t O, Og, K, P, CKK, CHW;
-} conv_dims;
-
-static conv_dims dims_of(const mt_window *g, int64_t O, int64_t groups) {
-    conv_dims d = {.O = O, .Og = O / groups, .K = g->C / groups * g->KH * g->KW, .P = g->OH * g->OW,
-                   .CKK = g->C * g->KH * g->KW, .CHW = g->C * g->H * g->W};
+mt_conv_dims mt_conv_dims_of(const mt_window *g, int64_t O, int64_t groups) {
+    mt_conv_dims d = {.O = O, .Og = O / groups, .K = g->C / groups * g->KH * g->KW, .P = g->OH * g->OW,
+                      .CKK = g->C * g->KH * g->KW, .CHW = g->C * g->H * g->W};
     return d;
 }
 
 /* Parallel over images only when there is enough work to pay for waking a thread. */
-static bool worth_threads(const mt_window *g, const conv_dims *d) {
+static bool worth_threads(const mt_window *g, const mt_conv_dims *d) {
     return g->N > 1 && d->O * d->K * d->P * g->N > (1 << 16);
 }
 
@@ -182,10 +176,6 @@ static void shifted_fill(const mt_window *g, const shifted_plan *s, const float 
     }
 }
 
-/* How an image's product reaches the output: stored, stored through a ReLU (the fused
- * inference op below), or added (the input gradient). */
-typedef enum { CONV_STORE, CONV_STORE_RELU, CONV_ADD } conv_store;
-
 static void relu_row(float *dst, const float *src, int64_t n) { /* in place too */
     for (int64_t k = 0; k < n; k++) dst[k] = src[k] > 0.0f ? src[k] : 0.0f; /* as mt_relu */
 }
@@ -202,22 +192,13 @@ static void add_row(float *dst, const float *src, const float *res, int64_t n, b
         for (int64_t k = 0; k < n; k++) dst[k] = src[k] + res[k];
 }
 
-/* Where an image's output channels o >= split go (mt_conv2d_bn_pair_eval: a second
- * convolution's, made in the same product): to out2 (O - split, OH, OW), stored as store2.
- * split = O when there is none. */
-typedef struct {
-    int64_t split;
-    float *out2;
-    conv_store store2;
-} conv_second;
-
 /* One image: out (O, OH, OW) = weight @ columns + bias, stored as `store` says, with the
  * image's residual res (same shape as out) added first when res is given, channels from
  * sec->split on into sec->out2 (sec NULL: none). xp and tmp are the thread's scratch of
  * s->xp_floats and O * s->NPAD floats. */
 static void shifted_image(const mt_window *g, const shifted_plan *s, int64_t groups, int64_t O,
-                          const int64_t *boff, const float *x, const float *w, const float *bias, conv_store store,
-                          const float *res, const conv_second *sec, float *xp, float *tmp, float *out) {
+                          const int64_t *boff, const float *x, const float *w, const float *bias, mt_conv_store store,
+                          const float *res, const mt_conv_second *sec, float *xp, float *tmp, float *out) {
     shifted_fill(g, s, x, xp);
     const int64_t Cg = g->C / groups, Og = O / groups, K = Cg * g->KH * g->KW;
     for (int64_t gi = 0; gi < groups; gi++)
@@ -227,23 +208,22 @@ static void shifted_image(const mt_window *g, const shifted_plan *s, int64_t gro
     for (int64_t o = 0; o < O; o++) {
         const bool second = o >= split;
         float *plane = second ? sec->out2 + (o - split) * g->OH * g->OW : out + o * g->OH * g->OW;
-        const conv_store st = second ? sec->store2 : store;
+        const mt_conv_store st = second ? sec->store2 : store;
         for (int64_t oh = 0; oh < g->OH; oh++) {
             float *dst = plane + oh * g->OW;
             const float *src = tmp + o * s->NPAD + oh * s->WQ;
-            if (res) add_row(dst, src, res + (o * g->OH + oh) * g->OW, g->OW, st == CONV_STORE_RELU);
-            else if (st == CONV_STORE_RELU) relu_row(dst, src, g->OW);
-            else mt_k_copy_row(dst, src, g->OW, st == CONV_ADD);
+            if (res) add_row(dst, src, res + (o * g->OH + oh) * g->OW, g->OW, st == MT_CONV_STORE_RELU);
+            else if (st == MT_CONV_STORE_RELU) relu_row(dst, src, g->OW);
+            else mt_k_copy_row(dst, src, g->OW, st == MT_CONV_ADD);
         }
     }
 }
 
-/* The forward's two ways, threads over the images, each with its own scratch from the
- * arena (the caller releases it); false when it runs out (ctx error set). With sec, the
- * channels from sec->split on go to sec->out2 (image n at n * (O - split) * P). */
-static bool forward_shifted(mt_ctx *ctx, const mt_window *g, int64_t groups, const conv_dims *d, const float *x,
-                            const float *w, const float *bias, bool relu, const float *res, const conv_second *sec,
-                            float *out) {
+/* The forward's two ways (mt_conv_forward_shifted in conv.h, and im2col), threads over
+ * the images, each with its own scratch from the arena (the caller releases it). */
+bool mt_conv_forward_shifted(mt_ctx *ctx, const mt_window *g, int64_t groups, const mt_conv_dims *d,
+                             const float *x, const float *w, const float *bias, bool relu, const float *res,
+                             const mt_conv_second *sec, float *out) {
     const shifted_plan sp = shifted_of(g);
     const int64_t per_thread = sp.xp_floats + d->O * sp.NPAD, split = sec ? sec->split : d->O;
     float *scratch = mt_ctx_alloc(ctx, (size_t)(max_threads() * per_thread) * sizeof(float));
@@ -256,9 +236,10 @@ static bool forward_shifted(mt_ctx *ctx, const mt_window *g, int64_t groups, con
         memset(xp, 0, (size_t)sp.xp_floats * sizeof(float)); /* the padding (shifted_fill) */
 #pragma omp for schedule(static)
         for (int64_t n = 0; n < g->N; n++) {
-            conv_second image_sec;
-            if (sec) image_sec = (conv_second){split, sec->out2 + n * (d->O - split) * d->P, sec->store2};
-            shifted_image(g, &sp, groups, d->O, boff, x + n * d->CHW, w, bias, relu ? CONV_STORE_RELU : CONV_STORE,
+            mt_conv_second image_sec;
+            if (sec) image_sec = (mt_conv_second){split, sec->out2 + n * (d->O - split) * d->P, sec->store2};
+            shifted_image(g, &sp, groups, d->O, boff, x + n * d->CHW, w, bias,
+                          relu ? MT_CONV_STORE_RELU : MT_CONV_STORE,
                           res ? res + n * d->O * d->P : NULL, sec ? &image_sec : NULL, xp, xp + sp.xp_floats,
                           out + n * split * d->P);
         }
@@ -266,7 +247,7 @@ static bool forward_shifted(mt_ctx *ctx, const mt_window *g, int64_t groups, con
     return true;
 }
 
-static bool forward_im2col(mt_ctx *ctx, const mt_window *g, int64_t groups, const conv_dims *d, const float *x,
+static bool forward_im2col(mt_ctx *ctx, const mt_window *g, int64_t groups, const mt_conv_dims *d, const float *x,
                            const float *w, const float *bias, bool relu, const float *res, float *out) {
     float *scratch = mt_ctx_alloc(ctx, (size_t)(max_threads() * d->CKK * d->P) * sizeof(float));
     if (!scratch) return false;
@@ -315,16 +296,17 @@ static mt_window winograd_phases(const mt_window *g) {
  * the window with a 2x2 stride, whose phases are the ones the kernel reads) and running
  * the kernel on them. false when the arena runs out (ctx error set). */
 static bool forward_winograd(mt_ctx *ctx, const mt_window *g, int64_t O, const float *x, const float *w,
-                             const float *bias, conv_store store, const float *res, float *out) {
+                             const float *bias, mt_conv_store store, const float *res, float *out) {
     const mt_winograd_plan wp = mt_k_winograd_plan(g->C, O, g->H, g->W);
     const mt_window phases = winograd_phases(g);
     const shifted_plan sp = shifted_of(&phases);
-    const int64_t in_floats = mt_k_winograd_input_floats(&wp), per_thread = in_floats + mt_k_winograd_scratch_floats(&wp);
+    const int64_t in_floats = mt_k_winograd_input_floats(&wp);
+    const int64_t per_thread = in_floats + mt_k_winograd_scratch_floats(&wp);
     const int64_t CHW = g->C * g->H * g->W, OP = O * g->H * g->W;
     float *U = mt_ctx_alloc(ctx, (size_t)(16 * O * g->C) * sizeof(float));
     float *scratch = mt_ctx_alloc(ctx, (size_t)(max_threads() * per_thread) * sizeof(float));
     if (!U || !scratch) return false;
-    const conv_dims d = dims_of(g, O, 1);
+    const mt_conv_dims d = mt_conv_dims_of(g, O, 1);
 #pragma omp parallel if (worth_threads(g, &d))
     {
         float *xp = scratch + thread_id() * per_thread;
@@ -335,19 +317,19 @@ static bool forward_winograd(mt_ctx *ctx, const mt_window *g, int64_t O, const f
         for (int64_t n = 0; n < g->N; n++) {
             float *img = out + n * OP;
             shifted_fill(&phases, &sp, x + n * CHW, xp);
-            mt_k_winograd_image(&wp, xp, U, bias, xp + in_floats, img, store == CONV_ADD);
-            if (res) add_row(img, img, res + n * OP, OP, store == CONV_STORE_RELU);
-            else if (store == CONV_STORE_RELU) relu_row(img, img, OP);
+            mt_k_winograd_image(&wp, xp, U, bias, xp + in_floats, img, store == MT_CONV_ADD);
+            if (res) add_row(img, img, res + n * OP, OP, store == MT_CONV_STORE_RELU);
+            else if (store == MT_CONV_STORE_RELU) relu_row(img, img, OP);
         }
     }
     return true;
 }
 
-static bool forward(mt_ctx *ctx, const mt_window *g, int64_t groups, const conv_dims *d, const float *x,
-                    const float *w, const float *bias, bool relu, const float *res, float *out) {
+bool mt_conv_forward(mt_ctx *ctx, const mt_window *g, int64_t groups, const mt_conv_dims *d, const float *x,
+                     const float *w, const float *bias, bool relu, const float *res, float *out) {
     if (winograd_ok(g, groups, d->O))
-        return forward_winograd(ctx, g, d->O, x, w, bias, relu ? CONV_STORE_RELU : CONV_STORE, res, out);
-    return shifted_ok(g) ? forward_shifted(ctx, g, groups, d, x, w, bias, relu, res, NULL, out)
+        return forward_winograd(ctx, g, d->O, x, w, bias, relu ? MT_CONV_STORE_RELU : MT_CONV_STORE, res, out);
+    return shifted_ok(g) ? mt_conv_forward_shifted(ctx, g, groups, d, x, w, bias, relu, res, NULL, out)
                          : forward_im2col(ctx, g, groups, d, x, w, bias, relu, res, out);
 }
 
@@ -360,7 +342,7 @@ static bool forward(mt_ctx *ctx, const mt_window *g, int64_t groups, const conv_
 static bool weight_grad_shifted(mt_ctx *ctx, const mt_window *g, int64_t O, const float *x, const float *gout,
                                 float *dw) {
     const shifted_plan sp = shifted_of(g);
-    const conv_dims d = dims_of(g, O, 1);
+    const mt_conv_dims d = mt_conv_dims_of(g, O, 1);
     const int64_t OP = (O + 7) / 8 * 8, per_thread = sp.xp_floats + sp.NPAD * OP + d.K * OP;
     const int nt = max_threads();
     float *buf = mt_ctx_alloc(ctx, (size_t)(nt * per_thread) * sizeof(float));
@@ -394,10 +376,10 @@ static bool weight_grad_shifted(mt_ctx *ctx, const mt_window *g, int64_t O, cons
 /* dW += the Winograd weight gradient (kernels/cpu/winograd.h) for winograd_ok's layers
  * with O a multiple of 8 and at least 32 channels in and out (resnet8's 32 -> 32 at 14x14:
  * one thread, batch 32, 1800 -> 1350 us; at 16 -> 16, 28x28, it was no faster than
- * weight_grad_shifted, its transforms and transposes costing what its GEMMs saved): per image on the threads, each thread summing its images'
- * dU^T into its own partial, the partials then turned into dW and added in thread order
- * (deterministic for a thread count, as weight_grad_shifted). false when the arena runs
- * out (ctx error set). */
+ * weight_grad_shifted, its transforms and transposes costing what its GEMMs saved): per
+ * image on the threads, each thread summing its images' dU^T into its own partial, the
+ * partials then turned into dW and added in thread order (deterministic for a thread
+ * count, as weight_grad_shifted). false when the arena runs out (ctx error set). */
 static bool winograd_wgrad_ok(const mt_window *g, int64_t groups, int64_t O) {
     return winograd_ok(g, groups, O) && O % 8 == 0 && g->C >= WINOGRAD_WGRAD_MIN_CHANNELS &&
            O >= WINOGRAD_WGRAD_MIN_CHANNELS;
@@ -415,7 +397,7 @@ static bool weight_grad_winograd(mt_ctx *ctx, const mt_window *g, int64_t O, con
     if (!buf) return false;
     for (int t = 0; t < nt; t++) /* every partial, also of a thread the region does not get */
         memset(buf + t * per_thread + in_floats + scr, 0, (size_t)(16 * g->C * O) * sizeof(float));
-    const conv_dims d = dims_of(g, O, 1);
+    const mt_conv_dims d = mt_conv_dims_of(g, O, 1);
 #pragma omp parallel if (worth_threads(g, &d))
     {
         float *xp = buf + thread_id() * per_thread;
@@ -430,10 +412,8 @@ static bool weight_grad_winograd(mt_ctx *ctx, const mt_window *g, int64_t O, con
     return true;
 }
 
-/* Records out = conv2d(x, weight, bias) on the tape when a gradient is wanted; false when
- * the arena runs out. */
-static bool conv_record(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bias, const mt_window *g,
-                        int64_t groups, mt_tensor *out) {
+bool mt_conv_record(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bias, const mt_window *g,
+                    int64_t groups, mt_tensor *out) {
     mt_tensor *in[3] = {x, weight, bias};
     const int n_in = bias ? 3 : 2;
     if (!mt_needs_grad(ctx, in, n_in)) return true;
@@ -451,191 +431,22 @@ mt_tensor *mt_conv2d(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bi
     if (!mt_inputs_ok(ctx, in, n_in)) return NULL;
     mt_window g;
     int64_t groups;
-    if (!conv_plan(ctx, x, weight, bias, p, &g, &groups)) return NULL;
-    const conv_dims d = dims_of(&g, weight->shape[0], groups);
+    if (!mt_conv_plan(ctx, x, weight, bias, p, &g, &groups)) return NULL;
+    const mt_conv_dims d = mt_conv_dims_of(&g, weight->shape[0], groups);
     mt_tensor *out = mt_tensor_empty(ctx, 4, (int64_t[]){g.N, d.O, g.OH, g.OW});
     if (!out) return NULL;
     ctx->flops += 2.0 * (double)(d.O * g.N * d.P * d.K);
     const mt_arena_mark before_scratch = mt_ctx_mark(ctx);
     const float *bv = bias ? bias->data : NULL;
-    if (!forward(ctx, &g, groups, &d, x->data, weight->data, bv, false, NULL, out->data)) return NULL;
+    if (!mt_conv_forward(ctx, &g, groups, &d, x->data, weight->data, bv, false, NULL, out->data)) return NULL;
     mt_ctx_release(ctx, before_scratch);
-    return conv_record(ctx, x, weight, bias, &g, groups, out) ? out : NULL;
+    return mt_conv_record(ctx, x, weight, bias, &g, groups, out) ? out : NULL;
 }
 
-/* Whether two convolutions of one input, with windows ga and gb, run as one product of
- * their stacked weights (mt_conv2d_pair, mt_conv2d_bn_pair_eval): the same window, no
- * groups, on the direct path (not Winograd's, which is per layer). */
-static bool pair_ok(const mt_window *ga, int64_t groups_a, int64_t Oa, const mt_window *gb, int64_t groups_b,
-                    int64_t Ob) {
+bool mt_conv_pair_ok(const mt_window *ga, int64_t groups_a, int64_t Oa, const mt_window *gb, int64_t groups_b,
+                     int64_t Ob) {
     return groups_a == 1 && groups_b == 1 && memcmp(ga, gb, sizeof *ga) == 0 && shifted_ok(ga) &&
            !winograd_ok(ga, 1, Oa) && !winograd_ok(ga, 1, Ob);
-}
-
-/* A pair's two outputs, Oa and Ob channels over g's output grid, with the pair's FLOPs
- * counted; false when the arena runs out. */
-static bool pair_outputs(mt_ctx *ctx, const mt_window *g, int64_t Oa, int64_t Ob, mt_tensor **ya, mt_tensor **yb) {
-    *ya = mt_tensor_empty(ctx, 4, (int64_t[]){g->N, Oa, g->OH, g->OW});
-    *yb = mt_tensor_empty(ctx, 4, (int64_t[]){g->N, Ob, g->OH, g->OW});
-    if (!*ya || !*yb) return false;
-    const conv_dims d = dims_of(g, Oa + Ob, 1);
-    ctx->flops += 2.0 * (double)(d.O * g->N * d.P * d.K);
-    return true;
-}
-
-mt_tensor *mt_conv2d_pair(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight_a, mt_tensor *bias_a, mt_tensor *weight_b,
-                          mt_tensor *bias_b, mt_conv2d_params p, mt_tensor **out_b) {
-    if (!out_b) return mt_op_error(ctx, "conv2d_pair", "out_b is NULL");
-    *out_b = NULL;
-    mt_tensor *in[5] = {x, weight_a, weight_b, bias_a, bias_b};
-    int n_in = 3;
-    if (bias_a) in[n_in++] = bias_a;
-    if (bias_b) in[n_in++] = bias_b;
-    if (!mt_inputs_ok(ctx, in, n_in)) return NULL;
-    mt_window ga, gb;
-    int64_t groups_a, groups_b;
-    if (!conv_plan(ctx, x, weight_a, bias_a, p, &ga, &groups_a) || !conv_plan(ctx, x, weight_b, bias_b, p, &gb, &groups_b))
-        return NULL;
-    const int64_t Oa = weight_a->shape[0], Ob = weight_b->shape[0];
-    if (!pair_ok(&ga, groups_a, Oa, &gb, groups_b, Ob)) {
-        mt_tensor *ya = mt_conv2d(ctx, x, weight_a, bias_a, p);
-        *out_b = ya ? mt_conv2d(ctx, x, weight_b, bias_b, p) : NULL;
-        return *out_b ? ya : NULL;
-    }
-    const conv_dims d = dims_of(&ga, Oa + Ob, 1);
-    mt_tensor *ya, *yb;
-    if (!pair_outputs(ctx, &ga, Oa, Ob, &ya, &yb)) return NULL;
-    const mt_arena_mark before_scratch = mt_ctx_mark(ctx);
-    /* The stacked weight and bias (a missing bias is zeros: the kernel adds 0 then too). */
-    float *w = mt_ctx_alloc(ctx, (size_t)(d.O * d.K) * sizeof(float)), *b = mt_ctx_alloc(ctx, (size_t)d.O * sizeof(float));
-    if (!w || !b) return NULL;
-    memcpy(w, weight_a->data, (size_t)(Oa * d.K) * sizeof(float));
-    memcpy(w + Oa * d.K, weight_b->data, (size_t)(Ob * d.K) * sizeof(float));
-    for (int64_t o = 0; o < Oa; o++) b[o] = bias_a ? bias_a->data[o] : 0.0f;
-    for (int64_t o = 0; o < Ob; o++) b[Oa + o] = bias_b ? bias_b->data[o] : 0.0f;
-    const conv_second sec = {Oa, yb->data, CONV_STORE};
-    if (!forward_shifted(ctx, &ga, 1, &d, x->data, w, b, false, NULL, &sec, ya->data)) return NULL;
-    mt_ctx_release(ctx, before_scratch);
-    /* Two ordinary conv2d nodes, a's first: each backward is its own convolution's. */
-    if (!conv_record(ctx, x, weight_a, bias_a, &ga, 1, ya) || !conv_record(ctx, x, weight_b, bias_b, &gb, 1, yb))
-        return NULL;
-    *out_b = yb;
-    return ya;
-}
-
-/* Evaluation only: batch_norm's running statistics are folded into the weight and bias
- * (w' = w * scale, b' = b * scale + shift per output channel, with batch_norm's own
- * scale = weight / sqrt(running_var + eps) and shift = bias - running_mean * scale), so
- * the output is made in one pass, with the residual's add and the ReLU on its store.
- * Otherwise (training statistics, a gradient to record, statistics or a residual that do
- * not fit the output) it is the ops one after the other, with their checks and errors.
- *
- * fold_plan says whether arm a folds (*fold), with its window; false on an error (ctx
- * error set). */
-static bool fold_plan(mt_ctx *ctx, mt_tensor *x, const mt_conv_bn_eval_arm *a, mt_conv2d_params p, mt_tensor *res,
-                      mt_window *g, int64_t *groups, bool *fold) {
-    mt_tensor *in[6] = {x, a->weight, a->bias, a->bn_weight, a->bn_bias, res};
-    int n_in = 0;
-    for (int k = 0; k < 6; k++)
-        if (in[k]) in[n_in++] = in[k];
-    const int64_t O = a->weight && a->weight->ndim == 4 ? a->weight->shape[0] : -1;
-    const mt_tensor *per_channel[4] = {a->bn_weight, a->bn_bias, a->bn.running_mean, a->bn.running_var};
-    *fold = !a->bn.training && a->bn.running_mean && a->bn.running_var && (a->bn_weight || !a->bn_bias) &&
-            mt_inputs_ok(ctx, in, n_in) && !mt_needs_grad(ctx, in, n_in);
-    for (int k = 0; k < 4 && *fold; k++) *fold = !per_channel[k] || per_channel[k]->numel == O;
-    if (*fold && !conv_plan(ctx, x, a->weight, a->bias, p, g, groups)) return false;
-    if (*fold && res) {
-        const int64_t shape[4] = {g->N, O, g->OH, g->OW};
-        *fold = res->ndim == 4 && memcmp(res->shape, shape, sizeof shape) == 0;
-    }
-    return true;
-}
-
-/* Arm a's folded weight (O x K) and bias into wf and bf. */
-static void fold_into(const mt_conv_bn_eval_arm *a, int64_t K, float *wf, float *bf) {
-    for (int64_t o = 0; o < a->weight->shape[0]; o++) {
-        float invstd, scale, shift;
-        mt_bn_affine(a->bn.running_mean->data[o], a->bn.running_var->data[o], a->bn.eps, a->bn_weight, a->bn_bias, o,
-                     &invstd, &scale, &shift);
-        for (int64_t k = 0; k < K; k++) wf[o * K + k] = a->weight->data[o * K + k] * scale;
-        bf[o] = (a->bias ? a->bias->data[o] * scale : 0.0f) + shift;
-    }
-}
-
-static mt_tensor *conv_bn_eval(mt_ctx *ctx, mt_tensor *x, mt_conv2d_params p, const mt_conv_bn_eval_arm *a,
-                               mt_tensor *res) {
-    mt_window g;
-    int64_t groups;
-    bool fold;
-    if (!fold_plan(ctx, x, a, p, res, &g, &groups, &fold)) return NULL;
-    if (!fold) {
-        mt_tensor *y = mt_batch_norm(ctx, mt_conv2d(ctx, x, a->weight, a->bias, p), a->bn_weight, a->bn_bias, a->bn);
-        if (res) y = mt_add(ctx, y, res);
-        return a->relu ? mt_relu(ctx, y) : y;
-    }
-    const int64_t O = a->weight->shape[0];
-    const conv_dims d = dims_of(&g, O, groups);
-    mt_tensor *out = mt_tensor_empty(ctx, 4, (int64_t[]){g.N, O, g.OH, g.OW});
-    if (!out) return NULL;
-    ctx->flops += 2.0 * (double)(O * g.N * d.P * d.K);
-    const mt_arena_mark before_scratch = mt_ctx_mark(ctx);
-    float *wf = mt_ctx_alloc(ctx, (size_t)(O * d.K) * sizeof(float)), *bf = mt_ctx_alloc(ctx, (size_t)O * sizeof(float));
-    if (!wf || !bf) return NULL;
-    fold_into(a, d.K, wf, bf);
-    if (!forward(ctx, &g, groups, &d, x->data, wf, bf, a->relu, res ? res->data : NULL, out->data)) return NULL;
-    mt_ctx_release(ctx, before_scratch);
-    return out;
-}
-
-mt_tensor *mt_conv2d_bn_eval(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bias, mt_conv2d_params p,
-                             mt_tensor *bn_weight, mt_tensor *bn_bias, mt_batch_norm_params bn, bool relu) {
-    const mt_conv_bn_eval_arm a = {weight, bias, bn_weight, bn_bias, bn, relu};
-    return conv_bn_eval(ctx, x, p, &a, NULL);
-}
-
-mt_tensor *mt_conv2d_bn_add_relu_eval(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bias,
-                                      mt_conv2d_params p, mt_tensor *bn_weight, mt_tensor *bn_bias,
-                                      mt_batch_norm_params bn, mt_tensor *residual) {
-    if (!residual) return mt_op_error(ctx, "conv2d_bn_add_relu", "the residual is NULL");
-    const mt_conv_bn_eval_arm a = {weight, bias, bn_weight, bn_bias, bn, true};
-    return conv_bn_eval(ctx, x, p, &a, residual);
-}
-
-/* Both arms as one convolution with their output channels stacked (a: rows [0, Oa) of
- * the folded weight, b: the rest), over one fill of x per image; each image's product is
- * stored into the two outputs. Only on the direct path (forward_shifted), for arms that
- * both fold with the same window and no groups; otherwise two conv_bn_eval. */
-mt_tensor *mt_conv2d_bn_pair_eval(mt_ctx *ctx, mt_tensor *x, mt_conv2d_params p, const mt_conv_bn_eval_arm *a,
-                                  const mt_conv_bn_eval_arm *b, mt_tensor **out_b) {
-    if (!out_b) return mt_op_error(ctx, "conv2d_bn_pair", "out_b is NULL");
-    *out_b = NULL;
-    if (!a || !b) return mt_op_error(ctx, "conv2d_bn_pair", "an arm is NULL");
-    mt_window ga, gb;
-    int64_t groups_a, groups_b;
-    bool fold_a, fold_b;
-    if (!fold_plan(ctx, x, a, p, NULL, &ga, &groups_a, &fold_a)) return NULL;
-    if (!fold_plan(ctx, x, b, p, NULL, &gb, &groups_b, &fold_b)) return NULL;
-    const int64_t Oa = fold_a ? a->weight->shape[0] : 0, Ob = fold_b ? b->weight->shape[0] : 0;
-    if (!fold_a || !fold_b || !pair_ok(&ga, groups_a, Oa, &gb, groups_b, Ob)) {
-        mt_tensor *ya = conv_bn_eval(ctx, x, p, a, NULL);
-        *out_b = ya ? conv_bn_eval(ctx, x, p, b, NULL) : NULL;
-        return *out_b ? ya : NULL;
-    }
-    const mt_window g = ga;
-    const conv_dims d = dims_of(&g, Oa + Ob, 1);
-    mt_tensor *ya, *yb;
-    if (!pair_outputs(ctx, &g, Oa, Ob, &ya, &yb)) return NULL;
-    const mt_arena_mark before_scratch = mt_ctx_mark(ctx);
-    float *wf = mt_ctx_alloc(ctx, (size_t)(d.O * d.K) * sizeof(float));
-    float *bf = mt_ctx_alloc(ctx, (size_t)d.O * sizeof(float));
-    if (!wf || !bf) return NULL;
-    fold_into(a, d.K, wf, bf);
-    fold_into(b, d.K, wf + Oa * d.K, bf + Oa);
-    const conv_second sec = {Oa, yb->data, b->relu ? CONV_STORE_RELU : CONV_STORE};
-    if (!forward_shifted(ctx, &g, 1, &d, x->data, wf, bf, a->relu, NULL, &sec, ya->data)) return NULL;
-    mt_ctx_release(ctx, before_scratch);
-    *out_b = yb;
-    return ya;
 }
 
 /* Images per chunk of the backward pass: the chunk's column matrix stays around this
@@ -741,7 +552,7 @@ static bool input_grad_phases(mt_ctx *ctx, const mt_window *g, int64_t O, const 
                     }
         base += K[ph];
     }
-    const conv_dims d = dims_of(g, O, 1);
+    const mt_conv_dims d = mt_conv_dims_of(g, O, 1);
 #pragma omp parallel if (worth_threads(g, &d))
     {
         float *dp = scratch + thread_id() * per_thread, *grid = dp + O * pp.plane + pp.WD + 16;
@@ -793,7 +604,8 @@ void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
                          .PH = g->DH * (g->KH - 1) - g->PH, .PW = g->DW * (g->KW - 1) - g->PW,
                          .DH = g->DH, .DW = g->DW, .OH = g->H, .OW = g->W}; /* OH = H at stride 1 */
     const bool stride1 = x->requires_grad && s->groups == 1 && g->SH == 1 && g->SW == 1 && t.PH >= 0 && t.PW >= 0;
-    const bool gx_winograd = stride1 && winograd_ok(&t, 1, g->C), gx_shifted = stride1 && !gx_winograd && shifted_ok(&t);
+    const bool gx_winograd = stride1 && winograd_ok(&t, 1, g->C);
+    const bool gx_shifted = stride1 && !gx_winograd && shifted_ok(&t);
     const bool gx_phases = x->requires_grad && s->groups == 1 && !stride1 && phases_ok(g);
     /* Those write every element of dx: a new gradient is stored, not zeroed and added to. */
     bool assign = false;
@@ -802,7 +614,7 @@ void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
                                              : mt_tensor_ensure_grad(ctx, x));
     if (x->requires_grad && !gx) return; /* no memory: the ctx error is set */
     const mt_arena_mark scratch = mt_ctx_mark(ctx); /* after the gradients: they stay */
-    const conv_store gx_store = assign ? CONV_STORE : CONV_ADD;
+    const mt_conv_store gx_store = assign ? MT_CONV_STORE : MT_CONV_ADD;
     float *wt = NULL; /* the weight as dx's convolution reads it */
     if (gx_winograd || gx_shifted) {
         wt = mt_ctx_alloc(ctx, (size_t)(g->C * O * g->KH * g->KW) * sizeof(float));
@@ -822,14 +634,15 @@ void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
         int64_t *boff = mt_ctx_alloc(ctx, (size_t)Kt * sizeof(int64_t));
         if (!buf || !boff) return;
         shifted_offsets(&t, &sp, O, boff);
-        const conv_dims d = dims_of(g, O, 1);
+        const mt_conv_dims d = mt_conv_dims_of(g, O, 1);
 #pragma omp parallel if (worth_threads(g, &d))
         {
             float *xp = buf + thread_id() * per_thread;
             memset(xp, 0, (size_t)sp.xp_floats * sizeof(float)); /* the padding (shifted_fill) */
 #pragma omp for schedule(static)
             for (int64_t n = 0; n < g->N; n++)
-                shifted_image(&t, &sp, 1, g->C, boff, gout + n * O * P, wt, NULL, gx_store, NULL, NULL, xp, xp + sp.xp_floats,
+                shifted_image(&t, &sp, 1, g->C, boff, gout + n * O * P, wt, NULL, gx_store, NULL, NULL, xp,
+                              xp + sp.xp_floats,
                               x->grad + n * CHW);
         }
     }
@@ -852,7 +665,7 @@ void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
      * register-tiled GEMM into the thread's scratch, then col2im into the image's dx. */
     const bool gx_image = gx && !gx_winograd && !gx_shifted && !gx_phases && s->groups == 1;
     if (gx_image) {
-        const conv_dims d = dims_of(g, O, 1);
+        const mt_conv_dims d = mt_conv_dims_of(g, O, 1);
         float *wtr = mt_ctx_alloc(ctx, (size_t)(K * O) * sizeof(float)); /* W^T */
         float *buf = mt_ctx_alloc(ctx, (size_t)(max_threads() * K * P) * sizeof(float));
         if (!wtr || !buf) return;
@@ -867,7 +680,8 @@ void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
             mt_k_col2im(&one, dc, x->grad + n * CHW);
         }
     }
-    const bool gw_chunks = gw && !gw_winograd && !gw_shifted, gx_chunks = gx && !gx_winograd && !gx_shifted && !gx_phases && !gx_image;
+    const bool gw_chunks = gw && !gw_winograd && !gw_shifted;
+    const bool gx_chunks = gx && !gx_winograd && !gx_shifted && !gx_phases && !gx_image;
     if (!gw_chunks && !gx_chunks) {
         mt_ctx_release(ctx, scratch);
         return;

@@ -6,59 +6,6 @@
 
 #include <string.h>
 
-/* A pair's two outputs, Oa and Ob channels over g's output grid, with the pair's FLOPs
- * counted; false when the arena runs out. */
-static bool pair_outputs(mt_ctx *ctx, const mt_window *g, int64_t Oa, int64_t Ob, mt_tensor **ya, mt_tensor **yb) {
-    *ya = mt_tensor_empty(ctx, 4, (int64_t[]){g->N, Oa, g->OH, g->OW});
-    *yb = mt_tensor_empty(ctx, 4, (int64_t[]){g->N, Ob, g->OH, g->OW});
-    if (!*ya || !*yb) return false;
-    const mt_conv_dims d = mt_conv_dims_of(g, Oa + Ob, 1);
-    ctx->flops += 2.0 * (double)(d.O * g->N * d.P * d.K);
-    return true;
-}
-
-mt_tensor *mt_conv2d_pair(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight_a, mt_tensor *bias_a, mt_tensor *weight_b,
-                          mt_tensor *bias_b, mt_conv2d_params p, mt_tensor **out_b) {
-    if (!out_b) return mt_op_error(ctx, "conv2d_pair", "out_b is NULL");
-    *out_b = NULL;
-    mt_tensor *in[5] = {x, weight_a, weight_b};
-    int n_in = 3;
-    if (bias_a) in[n_in++] = bias_a;
-    if (bias_b) in[n_in++] = bias_b;
-    if (!mt_inputs_ok(ctx, in, n_in)) return NULL;
-    mt_window ga, gb;
-    int64_t groups_a, groups_b;
-    if (!mt_conv_plan(ctx, x, weight_a, bias_a, p, &ga, &groups_a) ||
-        !mt_conv_plan(ctx, x, weight_b, bias_b, p, &gb, &groups_b))
-        return NULL;
-    const int64_t Oa = weight_a->shape[0], Ob = weight_b->shape[0];
-    if (!mt_conv_pair_ok(&ga, groups_a, Oa, &gb, groups_b, Ob)) {
-        mt_tensor *ya = mt_conv2d(ctx, x, weight_a, bias_a, p);
-        *out_b = ya ? mt_conv2d(ctx, x, weight_b, bias_b, p) : NULL;
-        return *out_b ? ya : NULL;
-    }
-    const mt_conv_dims d = mt_conv_dims_of(&ga, Oa + Ob, 1);
-    mt_tensor *ya, *yb;
-    if (!pair_outputs(ctx, &ga, Oa, Ob, &ya, &yb)) return NULL;
-    const mt_arena_mark before_scratch = mt_ctx_mark(ctx);
-    /* The stacked weight and bias (a missing bias is zeros: the kernel adds 0 then too). */
-    float *w = mt_ctx_alloc(ctx, (size_t)(d.O * d.K) * sizeof(float));
-    float *b = mt_ctx_alloc(ctx, (size_t)d.O * sizeof(float));
-    if (!w || !b) return NULL;
-    memcpy(w, weight_a->data, (size_t)(Oa * d.K) * sizeof(float));
-    memcpy(w + Oa * d.K, weight_b->data, (size_t)(Ob * d.K) * sizeof(float));
-    for (int64_t o = 0; o < Oa; o++) b[o] = bias_a ? bias_a->data[o] : 0.0f;
-    for (int64_t o = 0; o < Ob; o++) b[Oa + o] = bias_b ? bias_b->data[o] : 0.0f;
-    const mt_conv_second sec = {Oa, yb->data, MT_CONV_STORE};
-    if (!mt_conv_forward_shifted(ctx, &ga, 1, &d, x->data, w, b, false, NULL, &sec, ya->data)) return NULL;
-    mt_ctx_release(ctx, before_scratch);
-    /* Two ordinary conv2d nodes, a's first: each backward is its own convolution's. */
-    if (!mt_conv_record(ctx, x, weight_a, bias_a, &ga, 1, ya) || !mt_conv_record(ctx, x, weight_b, bias_b, &gb, 1, yb))
-        return NULL;
-    *out_b = yb;
-    return ya;
-}
-
 /* Evaluation only: batch_norm's running statistics are folded into the weight and bias
  * (w' = w * scale, b' = b * scale + shift per output channel, with batch_norm's own
  * scale = weight / sqrt(running_var + eps) and shift = bias - running_mean * scale), so
@@ -96,6 +43,43 @@ static void fold_into(const mt_conv_bn_eval_arm *a, int64_t K, float *wf, float 
         for (int64_t k = 0; k < K; k++) wf[o * K + k] = a->weight->data[o * K + k] * scale;
         bf[o] = (a->bias ? a->bias->data[o] * scale : 0.0f) + shift;
     }
+}
+
+/* Arm a's rows of a pair's stacked weight (O x K) and bias: folded with its norm, or as
+ * they are (a missing bias is zeros: the kernel adds 0 then too). */
+static void stack_arm(const mt_conv_bn_eval_arm *a, bool fold, int64_t K, float *w, float *b) {
+    if (fold) {
+        fold_into(a, K, w, b);
+        return;
+    }
+    const int64_t O = a->weight->shape[0];
+    memcpy(w, a->weight->data, (size_t)(O * K) * sizeof(float));
+    for (int64_t o = 0; o < O; o++) b[o] = a->bias ? a->bias->data[o] : 0.0f;
+}
+
+/* Arms a and b of one input, for a window mt_conv_pair_ok accepts, as one convolution of
+ * their stacked weights (a: rows [0, Oa), b: the rest; folded with their norms when fold),
+ * over one fill of x per image, each image's product stored into the two outputs with
+ * each arm's ReLU. Returns a's output and puts b's in *out_b; NULL when the arena runs out. */
+static mt_tensor *pair_product(mt_ctx *ctx, const mt_window *g, mt_tensor *x, const mt_conv_bn_eval_arm *a,
+                               const mt_conv_bn_eval_arm *b, bool fold, mt_tensor **out_b) {
+    const int64_t Oa = a->weight->shape[0], Ob = b->weight->shape[0];
+    const mt_conv_dims d = mt_conv_dims_of(g, Oa + Ob, 1);
+    mt_tensor *ya = mt_tensor_empty(ctx, 4, (int64_t[]){g->N, Oa, g->OH, g->OW});
+    mt_tensor *yb = mt_tensor_empty(ctx, 4, (int64_t[]){g->N, Ob, g->OH, g->OW});
+    if (!ya || !yb) return NULL;
+    ctx->flops += 2.0 * (double)(d.O * g->N * d.P * d.K);
+    const mt_arena_mark before_scratch = mt_ctx_mark(ctx);
+    float *w = mt_ctx_alloc(ctx, (size_t)(d.O * d.K) * sizeof(float));
+    float *bias = mt_ctx_alloc(ctx, (size_t)d.O * sizeof(float));
+    if (!w || !bias) return NULL;
+    stack_arm(a, fold, d.K, w, bias);
+    stack_arm(b, fold, d.K, w + Oa * d.K, bias + Oa);
+    const mt_conv_second sec = {Oa, yb->data, b->relu ? MT_CONV_STORE_RELU : MT_CONV_STORE};
+    if (!mt_conv_forward_shifted(ctx, g, 1, &d, x->data, w, bias, a->relu, NULL, &sec, ya->data)) return NULL;
+    mt_ctx_release(ctx, before_scratch);
+    *out_b = yb;
+    return ya;
 }
 
 static mt_tensor *conv_bn_eval(mt_ctx *ctx, mt_tensor *x, mt_conv2d_params p, const mt_conv_bn_eval_arm *a,
@@ -138,10 +122,7 @@ mt_tensor *mt_conv2d_bn_add_relu_eval(mt_ctx *ctx, mt_tensor *x, mt_tensor *weig
     return conv_bn_eval(ctx, x, p, &a, residual);
 }
 
-/* Both arms as one convolution with their output channels stacked (a: rows [0, Oa) of
- * the folded weight, b: the rest), over one fill of x per image; each image's product is
- * stored into the two outputs. Only on the direct path (mt_conv_forward_shifted), for
- * arms that both fold with the same window and no groups; otherwise two conv_bn_eval. */
+/* Both arms folded (pair_product) where mt_conv_pair_ok; otherwise two conv_bn_eval. */
 mt_tensor *mt_conv2d_bn_pair_eval(mt_ctx *ctx, mt_tensor *x, mt_conv2d_params p, const mt_conv_bn_eval_arm *a,
                                   const mt_conv_bn_eval_arm *b, mt_tensor **out_b) {
     if (!out_b) return mt_op_error(ctx, "conv2d_bn_pair", "out_b is NULL");
@@ -158,19 +139,35 @@ mt_tensor *mt_conv2d_bn_pair_eval(mt_ctx *ctx, mt_tensor *x, mt_conv2d_params p,
         *out_b = ya ? conv_bn_eval(ctx, x, p, b, NULL) : NULL;
         return *out_b ? ya : NULL;
     }
-    const mt_window g = ga;
-    const mt_conv_dims d = mt_conv_dims_of(&g, Oa + Ob, 1);
-    mt_tensor *ya, *yb;
-    if (!pair_outputs(ctx, &g, Oa, Ob, &ya, &yb)) return NULL;
-    const mt_arena_mark before_scratch = mt_ctx_mark(ctx);
-    float *wf = mt_ctx_alloc(ctx, (size_t)(d.O * d.K) * sizeof(float));
-    float *bf = mt_ctx_alloc(ctx, (size_t)d.O * sizeof(float));
-    if (!wf || !bf) return NULL;
-    fold_into(a, d.K, wf, bf);
-    fold_into(b, d.K, wf + Oa * d.K, bf + Oa);
-    const mt_conv_second sec = {Oa, yb->data, b->relu ? MT_CONV_STORE_RELU : MT_CONV_STORE};
-    if (!mt_conv_forward_shifted(ctx, &g, 1, &d, x->data, wf, bf, a->relu, NULL, &sec, ya->data)) return NULL;
-    mt_ctx_release(ctx, before_scratch);
-    *out_b = yb;
+    return pair_product(ctx, &ga, x, a, b, true, out_b);
+}
+
+mt_tensor *mt_conv2d_pair(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight_a, mt_tensor *bias_a, mt_tensor *weight_b,
+                          mt_tensor *bias_b, mt_conv2d_params p, mt_tensor **out_b) {
+    if (!out_b) return mt_op_error(ctx, "conv2d_pair", "out_b is NULL");
+    *out_b = NULL;
+    mt_tensor *in[5] = {x, weight_a, weight_b};
+    int n_in = 3;
+    if (bias_a) in[n_in++] = bias_a;
+    if (bias_b) in[n_in++] = bias_b;
+    if (!mt_inputs_ok(ctx, in, n_in)) return NULL;
+    mt_window ga, gb;
+    int64_t groups_a, groups_b;
+    if (!mt_conv_plan(ctx, x, weight_a, bias_a, p, &ga, &groups_a) ||
+        !mt_conv_plan(ctx, x, weight_b, bias_b, p, &gb, &groups_b))
+        return NULL;
+    const int64_t Oa = weight_a->shape[0], Ob = weight_b->shape[0];
+    if (!mt_conv_pair_ok(&ga, groups_a, Oa, &gb, groups_b, Ob)) {
+        mt_tensor *ya = mt_conv2d(ctx, x, weight_a, bias_a, p);
+        *out_b = ya ? mt_conv2d(ctx, x, weight_b, bias_b, p) : NULL;
+        return *out_b ? ya : NULL;
+    }
+    const mt_conv_bn_eval_arm a = {.weight = weight_a, .bias = bias_a}, b = {.weight = weight_b, .bias = bias_b};
+    mt_tensor *ya = pair_product(ctx, &ga, x, &a, &b, false, out_b);
+    if (!ya) return NULL;
+    /* Two ordinary conv2d nodes, a's first: each backward is its own convolution's. */
+    if (!mt_conv_record(ctx, x, weight_a, bias_a, &ga, 1, ya) ||
+        !mt_conv_record(ctx, x, weight_b, bias_b, &gb, 1, *out_b))
+        return *out_b = NULL;
     return ya;
 }

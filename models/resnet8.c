@@ -18,7 +18,7 @@ static mt_tensor *block_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) {
     mt_tensor *y, *s;
     if (c1 && n1 && cs && ns) y = mt_conv_bn_pair_forward(c1, n1, true, cs, ns, false, ctx, x, &s);
     else {
-        y = mt_module_forward_child(m, "conv1", ctx, x);
+        y = c1 && n1 ? mt_conv_bn_forward(c1, n1, true, ctx, x) : mt_module_forward_child(m, "conv1", ctx, x);
         s = mt_module_forward_child(m, "shortcut", ctx, x);
     }
     mt_module *conv = seq_child(m, "conv2", "0"), *bn = seq_child(m, "conv2", "1");
@@ -66,7 +66,8 @@ static mt_module *stage(int64_t cin, int64_t cout, int stride, mt_rng *rng) {
 }
 
 static mt_tensor *resnet8_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) {
-    x = mt_module_forward_child(m, "conv1", ctx, x);
+    mt_module *conv = seq_child(m, "conv1", "0"), *bn = seq_child(m, "conv1", "1");
+    x = conv && bn ? mt_conv_bn_forward(conv, bn, true, ctx, x) : mt_module_forward_child(m, "conv1", ctx, x);
     x = mt_max_pool2d(ctx, x, (mt_pool2d_params){.kernel = {3, 3}, .stride = {1, 1}, .padding = {1, 1}});
     x = mt_module_forward_child(m, "block3", ctx, mt_module_forward_child(m, "block2", ctx, mt_module_forward_child(m, "block1", ctx, x)));
     x = mt_avg_pool2d(ctx, x, (mt_pool2d_params){.kernel = {7, 7}});

@@ -58,6 +58,9 @@ RUN(run_avg_pool3_s2_p1, mt_avg_pool2d(ctx, in[0], (mt_pool2d_params){.kernel = 
 RUN(run_adaptive_1, mt_adaptive_avg_pool2d(ctx, in[0], 1, 1))
 RUN(run_adaptive_3, mt_adaptive_avg_pool2d(ctx, in[0], 3, 2))
 RUN(run_bn_train, mt_batch_norm(ctx, in[0], in[1], in[2], (mt_batch_norm_params){.training = true, .momentum = 0.1, .eps = 1e-5}))
+RUN(run_bn_relu, mt_batch_norm_relu(ctx, in[0], in[1], in[2], (mt_batch_norm_params){.training = true, .momentum = 0.1, .eps = 1e-5}, in[3]))
+RUN(run_bn_relu_plain, mt_batch_norm_relu(ctx, in[0], in[1], in[2], (mt_batch_norm_params){.training = true, .momentum = 0.1, .eps = 1e-5}, NULL))
+RUN(run_bn_relu_eval, mt_batch_norm_relu(ctx, in[0], in[1], in[2], (mt_batch_norm_params){.running_mean = in[3], .running_var = in[4], .momentum = 0.1, .eps = 1e-5}, NULL))
 RUN(run_bn_eval, mt_batch_norm(ctx, in[0], in[1], in[2], (mt_batch_norm_params){.running_mean = in[3], .running_var = in[4], .momentum = 0.1, .eps = 1e-5}))
 
 RUN(run_layer_norm, mt_layer_norm(ctx, in[0], 1, in[1], in[2], 1e-5f))
@@ -147,6 +150,9 @@ const op_case op_cases[] = {
     {"batch_norm_train", "batch_norm", 3, {4, 1, 1}, {{4, 3, 3, 2}, {3}, {3}}, -1, 1, false, false, run_bn_train},
     {"batch_norm_train_2d", "batch_norm", 3, {2, 1, 1}, {{6, 4}, {4}, {4}}, -1, 1, false, false, run_bn_train},
     {"batch_norm_eval", "batch_norm", 5, {4, 1, 1, 1, 1}, {{2, 3, 3, 2}, {3}, {3}, {3}, {3}}, 0.2f, 1, false, false, run_bn_eval},
+    {"batch_norm_relu", "batch_norm_relu", 4, {4, 1, 1, 4}, {{4, 3, 3, 2}, {3}, {3}, {4, 3, 3, 2}}, -1, 1, false, false, run_bn_relu},
+    {"batch_norm_relu_plain", "batch_norm_relu", 3, {4, 1, 1}, {{4, 3, 3, 2}, {3}, {3}}, -1, 1, false, false, run_bn_relu_plain},
+    {"batch_norm_relu_eval", "batch_norm_relu", 5, {4, 1, 1, 1, 1}, {{2, 3, 3, 2}, {3}, {3}, {3}, {3}}, 0.2f, 1, false, false, run_bn_relu_eval},
     {"dropout", "dropout", 1, {2}, {{8, 16}}, -1, 1, false, false, run_dropout},
     {"layer_norm", "layer_norm", 3, {3, 1, 1}, {{2, 3, 8}, {8}, {8}}, -2, 2, false, false, run_layer_norm},
     {"layer_norm_2d", "layer_norm", 3, {3, 2, 2}, {{2, 3, 4}, {3, 4}, {3, 4}}, -2, 2, false, false, run_layer_norm_2d},

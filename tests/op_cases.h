@@ -17,9 +17,16 @@ typedef struct op_case {
     bool away_from_zero;      /* ... with |x| >= 0.1 (kinks of relu) */
     bool no_grad_in1;         /* the second input is a constant (probability targets) */
     /* Calls the op on in[0..n_in); targets (class indices) where the op needs them.
-     * Inputs 3 and 4 (running statistics) never require grad. */
+     * Of five inputs, 3 and 4 are running statistics and require no grad. */
     mt_tensor *(*run)(mt_ctx *ctx, mt_tensor **in, const int32_t *targets);
 } op_case;
+
+/* Whether a case's input k requires grad: the first three, but not a constant second
+ * one; and the fourth of four (batch_norm_relu's residual), where five are two running
+ * statistics after three. */
+static inline bool op_case_input_grad(const op_case *c, int k) {
+    return (k < 3 && !(k == 1 && c->no_grad_in1)) || (k == 3 && c->n_in == 4);
+}
 
 extern const op_case op_cases[];
 extern const int op_case_count;

@@ -22,7 +22,7 @@ static void fill_inputs(const op_case *c, mt_tensor **in, mt_rng *rng) {
             if (c->away_from_zero && fabsf(v) < 0.1f) v = v < 0 ? -0.1f - fabsf(v) : 0.1f + v;
             in[k]->data[i] = v;
         }
-        in[k]->requires_grad = k < 3 && !(k == 1 && c->no_grad_in1);
+        in[k]->requires_grad = op_case_input_grad(c, k);
     }
     /* Max pooling is not differentiable at ties: give it distinct values, spaced well
      * beyond the finite-difference step, in random order. */

@@ -20,7 +20,7 @@ static bool check_op_case(const op_case *c, const mt_safetensors *st) {
     for (int k = 0; k < c->n_in; k++) {
         in[k] = fixture_tensor(fixture_get(st, "%s.in%d", c->name, k));
         if (!in[k]) ok = false;
-        else in[k]->requires_grad = k < 3 && !(k == 1 && c->no_grad_in1);
+        else in[k]->requires_grad = op_case_input_grad(c, k);
     }
     int32_t targets[64] = {0};
     char key[128];

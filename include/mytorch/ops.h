@@ -95,6 +95,12 @@ typedef struct {
 /* F.batch_norm over dim 1 of (N, C), (N, C, L) or (N, C, H, W); weight and bias (C) may
  * be NULL. Training uses batch statistics, evaluation the running ones. */
 mt_tensor *mt_batch_norm(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bias, mt_batch_norm_params p);
+/* F.relu(F.batch_norm(x, ...) + residual), or F.relu(F.batch_norm(x, ...)) when residual
+ * is NULL (else the same shape as x): the same numbers as the two or three ops, made in
+ * batch_norm's pass and recorded as one op, whose backward does the ReLU's, the add's and
+ * batch_norm's in batch_norm's two passes (a residual block's norms, in training too). */
+mt_tensor *mt_batch_norm_relu(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_tensor *bias, mt_batch_norm_params p,
+                              mt_tensor *residual);
 /* relu?(batch_norm(conv2d(x, weight, bias), bn_weight, bn_bias, bn)) for inference:
  * with running statistics and nothing to record, the statistics are folded into the
  * convolution's weight and bias and the result made in one pass (equal to the three ops

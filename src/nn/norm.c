@@ -15,16 +15,35 @@ static mt_batch_norm_params bn_params(mt_module *m) {
                                   .training = m->training, .momentum = 0.1, .eps = 1e-5};
 }
 
-static mt_tensor *batch_norm_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) {
+/* The module's rank check, and its count of training batches: what each forward does first. */
+static bool batch_norm_begin(mt_module *m, mt_ctx *ctx, mt_tensor *x) {
     const bn_impl *b = m->impl;
     if (x->ndim < b->dims_min || x->ndim > b->dims_max) {
         char s[96];
         mt_error_set(mt_ctx_error(ctx), MT_ERR_ARG, "%s: expected a %dD%s input, got %s", m->type, b->dims_min,
                      b->dims_max > b->dims_min ? " or 3D" : "", mt_shape_str(x, s, sizeof s));
-        return NULL;
+        return false;
     }
     if (m->training) (*mt_module_buffer_i64(m, "num_batches_tracked"))++;
+    return true;
+}
+
+static mt_tensor *batch_norm_forward(mt_module *m, mt_ctx *ctx, mt_tensor *x) {
+    if (!batch_norm_begin(m, ctx, x)) return NULL;
     return mt_batch_norm(ctx, x, mt_module_param(m, "weight"), mt_module_param(m, "bias"), bn_params(m));
+}
+
+/* relu(bn(x) + res), or relu(bn(x)) when res is NULL: a BatchNorm module's forward with
+ * the ReLU and the add made in its pass (mt_batch_norm_relu); any other module as the
+ * module, then mt_add and mt_relu. */
+static mt_tensor *bn_relu_forward(mt_module *bn, mt_ctx *ctx, mt_tensor *x, mt_tensor *res) {
+    if (!x || mt_ctx_failed(ctx)) return NULL;
+    if (bn->forward != batch_norm_forward) {
+        mt_tensor *y = mt_module_forward(bn, ctx, x);
+        return mt_relu(ctx, res ? mt_add(ctx, y, res) : y);
+    }
+    if (!batch_norm_begin(bn, ctx, x)) return NULL;
+    return mt_batch_norm_relu(ctx, x, mt_module_param(bn, "weight"), mt_module_param(bn, "bias"), bn_params(bn), res);
 }
 
 static mt_module *batch_norm_new(const char *type, int64_t C, int dims_min, int dims_max) {
@@ -54,14 +73,17 @@ static bool foldable(mt_module *conv, mt_module *bn) {
     return mt_conv2d_module_params(conv) && strcmp(bn->type, "BatchNorm2d") == 0 && !bn->training;
 }
 
-/* relu?(bn(conv(x)) [+ res when add]): one pass in evaluation mode, else the modules
- * and the ops one after the other (a NULL res then fails in mt_add, as any NULL input). */
+/* relu?(bn(conv(x)) [+ res when add]): one pass in evaluation mode; else the conv, then
+ * the norm with the add and the ReLU in its pass (bn_relu_forward) when there is a ReLU,
+ * or the norm and the add (a NULL res then fails in mt_add, as any NULL input). */
 static mt_tensor *conv_bn(mt_module *conv, mt_module *bn, bool relu, mt_ctx *ctx, mt_tensor *x, bool add,
                           mt_tensor *res) {
     const mt_conv2d_params *cp = mt_conv2d_module_params(conv);
     if (!x || mt_ctx_failed(ctx)) return NULL;
     if (!foldable(conv, bn) || x->ndim != 4) {
-        mt_tensor *y = mt_module_forward(bn, ctx, mt_module_forward(conv, ctx, x));
+        mt_tensor *c = mt_module_forward(conv, ctx, x);
+        if (relu && (!add || res)) return bn_relu_forward(bn, ctx, c, res);
+        mt_tensor *y = mt_module_forward(bn, ctx, c);
         if (add) y = mt_add(ctx, y, res);
         return relu ? mt_relu(ctx, y) : y;
     }
@@ -94,10 +116,8 @@ mt_tensor *mt_conv_bn_pair_forward(mt_module *conv_a, mt_module *bn_a, bool relu
         mt_tensor *cb = NULL;
         mt_tensor *ca = mt_conv2d_pair(ctx, x, mt_module_param(conv_a, "weight"), mt_module_param(conv_a, "bias"),
                                        mt_module_param(conv_b, "weight"), mt_module_param(conv_b, "bias"), *pa, &cb);
-        mt_tensor *ya = mt_module_forward(bn_a, ctx, ca);
-        if (relu_a) ya = mt_relu(ctx, ya);
-        mt_tensor *yb = mt_module_forward(bn_b, ctx, cb);
-        *out_b = relu_b ? mt_relu(ctx, yb) : yb;
+        mt_tensor *ya = relu_a ? bn_relu_forward(bn_a, ctx, ca, NULL) : mt_module_forward(bn_a, ctx, ca);
+        *out_b = relu_b ? bn_relu_forward(bn_b, ctx, cb, NULL) : mt_module_forward(bn_b, ctx, cb);
         return ya;
     }
     const mt_conv_bn_eval_arm a = arm_of(conv_a, bn_a, relu_a), b = arm_of(conv_b, bn_b, relu_b);

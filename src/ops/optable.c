@@ -44,6 +44,7 @@ const mt_op_info mt_op_table[] = {
     OP(MT_OP_AVG_POOL2D, "avg_pool2d", mt_avg_pool2d, mt_pool2d_backward),
     OP(MT_OP_ADAPTIVE_AVG_POOL2D, "adaptive_avg_pool2d", mt_adaptive_avg_pool2d, mt_pool2d_backward),
     OP(MT_OP_BATCH_NORM, "batch_norm", mt_batch_norm, mt_batch_norm_backward),
+    OP(MT_OP_BATCH_NORM_RELU, "batch_norm_relu", mt_batch_norm_relu, mt_batch_norm_backward),
     OP(MT_OP_DROPOUT, "dropout", mt_dropout, mt_dropout_backward),
     OP(MT_OP_LAYER_NORM, "layer_norm", mt_layer_norm, mt_layer_norm_backward),
     OP(MT_OP_GELU, "gelu", mt_gelu, mt_gelu_backward),

@@ -619,6 +619,7 @@ void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
     if (gx_winograd || gx_shifted) {
         wt = mt_ctx_alloc(ctx, (size_t)(g->C * O * g->KH * g->KW) * sizeof(float));
         if (!wt) return;
+#pragma omp parallel for if (g->C * O * g->KH * g->KW > (1 << 14))
         for (int64_t o = 0; o < O; o++)
             for (int64_t c = 0; c < g->C; c++)
                 for (int64_t i = 0; i < g->KH; i++)
@@ -647,7 +648,8 @@ void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
         }
     }
     if (gx_phases && !input_grad_phases(ctx, g, O, w->data, gout, x->grad, assign)) return;
-    if (gb)
+    if (gb) /* each channel's sum in image order, on whichever thread */
+#pragma omp parallel for if (g->N * O * P > (1 << 16))
         for (int64_t o = 0; o < O; o++) {
             double sum = 0.0;
             for (int64_t n = 0; n < g->N; n++) {

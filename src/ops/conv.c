@@ -534,7 +534,10 @@ static bool input_grad_phases(mt_ctx *ctx, const mt_window *g, int64_t O, const 
     int64_t *K = mt_ctx_alloc(ctx, (size_t)nph * sizeof(int64_t));
     float *wt = mt_ctx_alloc(ctx, (size_t)(g->C * O * KK) * sizeof(float));
     int64_t *boff = mt_ctx_alloc(ctx, (size_t)(O * KK) * sizeof(int64_t));
-    const int64_t per_thread = O * pp.plane + pp.WD + 16 + g->C * pp.grid; /* dOut copy + slack, grid */
+    /* At column stride 2 both column phases of a row phase are made (into grid and a second
+     * grid) before they are written into dx's rows together (mt_k_interleave_row). */
+    const bool pairs = g->SW == 2 && g->W >= 2;
+    const int64_t per_thread = O * pp.plane + pp.WD + 16 + (pairs ? 2 : 1) * g->C * pp.grid; /* dOut + slack, grids */
     float *scratch = mt_ctx_alloc(ctx, (size_t)(max_threads() * per_thread) * sizeof(float));
     if (!K || !wt || !boff || !scratch) return false;
     int64_t base = 0; /* where phase ph's columns of wt and boff start */
@@ -569,8 +572,19 @@ static bool input_grad_phases(mt_ctx *ctx, const mt_window *g, int64_t O, const 
                 const int64_t a = ph / g->SW, b = ph % g->SW, HU = phase_len(g->H, a, g->SH),
                               WV = phase_len(g->W, b, g->SW);
                 if (HU == 0 || WV == 0) continue;
-                mt_k_gemm_nn_indirect(g->C, HU * pp.WD, K[ph], wt + g->C * at, K[ph], dp, boff + at, NULL, grid,
+                float *out = pairs && b == 1 ? grid + g->C * pp.grid : grid;
+                mt_k_gemm_nn_indirect(g->C, HU * pp.WD, K[ph], wt + g->C * at, K[ph], dp, boff + at, NULL, out,
                                       HU * pp.WD);
+                if (pairs && b == 0) continue; /* written with phase (a, 1) */
+                if (pairs) {
+                    for (int64_t c = 0; c < g->C; c++)
+                        for (int64_t u = 0; u < HU; u++) {
+                            const int64_t row = (c * HU + u) * pp.WD;
+                            mt_k_interleave_row(dxn + (c * g->H + u * g->SH + a) * g->W, grid + row, out + row, g->W,
+                                                !assign);
+                        }
+                    continue;
+                }
                 for (int64_t c = 0; c < g->C; c++)
                     for (int64_t u = 0; u < HU; u++) {
                         const float *src = grid + (c * HU + u) * pp.WD;

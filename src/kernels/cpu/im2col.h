@@ -48,6 +48,45 @@ static inline void mt_k_deinterleave_row(float *restrict even, float *restrict o
     if (n % 2) even[half] = src[n - 1];
 }
 
+/* dst[2k] = even[k], dst[2k + 1] = odd[k] for 2k + 1 < n, and dst[n - 1] = even[n / 2] when n
+ * is odd (mt_k_deinterleave_row's inverse), or each added to dst when add: a row out of
+ * its two stride-2 column phases. Eight pairs at a time by two shuffles, four at a time,
+ * then one at a time; the stores are whole vectors, where the two phases written one at a
+ * time would each write every other float. */
+typedef float mt_v4u __attribute__((vector_size(16), aligned(4), may_alias));
+
+static inline void mt_k_interleave_row(float *restrict dst, const float *restrict even, const float *restrict odd,
+                                       int64_t n, bool add) {
+    const int64_t half = n / 2;
+    int64_t k = 0;
+    for (; k + 8 <= half; k += 8) {
+        const mt_v8u e = *(const mt_v8u *)(even + k), o = *(const mt_v8u *)(odd + k);
+        mt_v8u lo = __builtin_shufflevector(e, o, 0, 8, 1, 9, 2, 10, 3, 11);
+        mt_v8u hi = __builtin_shufflevector(e, o, 4, 12, 5, 13, 6, 14, 7, 15);
+        if (add) {
+            lo = *(mt_v8u *)(dst + 2 * k) + lo;
+            hi = *(mt_v8u *)(dst + 2 * k + 8) + hi;
+        }
+        *(mt_v8u *)(dst + 2 * k) = lo;
+        *(mt_v8u *)(dst + 2 * k + 8) = hi;
+    }
+    for (; k + 4 <= half; k += 4) {
+        const mt_v4u e = *(const mt_v4u *)(even + k), o = *(const mt_v4u *)(odd + k);
+        mt_v4u lo = __builtin_shufflevector(e, o, 0, 4, 1, 5), hi = __builtin_shufflevector(e, o, 2, 6, 3, 7);
+        if (add) {
+            lo = *(mt_v4u *)(dst + 2 * k) + lo;
+            hi = *(mt_v4u *)(dst + 2 * k + 4) + hi;
+        }
+        *(mt_v4u *)(dst + 2 * k) = lo;
+        *(mt_v4u *)(dst + 2 * k + 4) = hi;
+    }
+    for (; k < half; k++) {
+        dst[2 * k] = add ? dst[2 * k] + even[k] : even[k];
+        dst[2 * k + 1] = add ? dst[2 * k + 1] + odd[k] : odd[k];
+    }
+    if (n % 2) dst[n - 1] = add ? dst[n - 1] + even[half] : even[half];
+}
+
 /* x (N, C, H, W) -> col (C*KH*KW, N*OH*OW): row (c, i, j), column (n, oh, ow) holds
  * x[n, c, oh*SH - PH + i*DH, ow*SW - PW + j*DW], or 0 in the padding. */
 void mt_k_im2col(const mt_window *g, const float *x, float *col);

@@ -338,7 +338,8 @@ bool mt_conv_forward(mt_ctx *ctx, const mt_window *g, int64_t groups, const mt_c
  * (shifted_fill), dOut^T is the image's output gradient laid out on the padded output
  * grid (NPAD rows of OP = O rounded up to 8 floats, zero where the grid is wasted), and
  * each thread sums its images into its own K x OP partial; the partials are added in
- * thread order, so the result does not depend on timing. false when the arena runs out. */
+ * thread order (by the threads, over dW's rows), so the result does not depend on timing.
+ * false when the arena runs out. */
 static bool weight_grad_shifted(mt_ctx *ctx, const mt_window *g, int64_t O, const float *x, const float *gout,
                                 float *dw) {
     const shifted_plan sp = shifted_of(g);
@@ -364,11 +365,13 @@ static bool weight_grad_shifted(mt_ctx *ctx, const mt_window *g, int64_t O, cons
                 mt_k_transpose(dt + oh * sp.WQ * OP, OP, go + oh * g->OW, d.P, O, g->OW);
             mt_k_gemm_nn_add_indirect_a(d.K, OP, sp.NPAD, xp, boff, dt, OP, part, OP);
         }
-    }
-    for (int t = 0; t < nt; t++) {
-        const float *part = buf + t * per_thread + sp.xp_floats + sp.NPAD * OP;
+        /* dW's rows shared out, each element summing the partials in thread order. */
+#pragma omp for schedule(static)
         for (int64_t o = 0; o < O; o++)
-            for (int64_t k = 0; k < d.K; k++) dw[o * d.K + k] += part[k * OP + o];
+            for (int t = 0; t < nt; t++) {
+                const float *p = buf + t * per_thread + sp.xp_floats + sp.NPAD * OP;
+                for (int64_t k = 0; k < d.K; k++) dw[o * d.K + k] += p[k * OP + o];
+            }
     }
     return true;
 }
@@ -546,18 +549,27 @@ static bool input_grad_phases(mt_ctx *ctx, const mt_window *g, int64_t O, const 
         const int ni = phase_taps(ph / g->SW, g->KH, g->SH, g->PH, g->DH, ti, di);
         const int nj = phase_taps(ph % g->SW, g->KW, g->SW, g->PW, g->DW, tj, dj);
         K[ph] = O * ni * nj;
-        for (int64_t c = 0; c < g->C; c++)
-            for (int64_t o = 0, k = 0; o < O; o++)
-                for (int i = 0; i < ni; i++)
-                    for (int j = 0; j < nj; j++, k++) {
-                        wt[g->C * base + c * K[ph] + k] = w[((o * g->C + c) * g->KH + ti[i]) * g->KW + tj[j]];
-                        if (c == 0) boff[base + k] = o * pp.plane + (di[i] + pp.pad_t) * pp.WD + dj[j] + pp.pad_l;
-                    }
+        for (int64_t o = 0, k = 0; o < O; o++)
+            for (int i = 0; i < ni; i++)
+                for (int j = 0; j < nj; j++, k++)
+                    boff[base + k] = o * pp.plane + (di[i] + pp.pad_t) * pp.WD + dj[j] + pp.pad_l;
         base += K[ph];
     }
     const mt_conv_dims d = mt_conv_dims_of(g, O, 1);
 #pragma omp parallel if (worth_threads(g, &d))
     {
+        /* W^T's rows (input channels) shared out first; the implicit barrier ends it. */
+#pragma omp for schedule(static)
+        for (int64_t c = 0; c < g->C; c++)
+            for (int64_t ph = 0, at = 0; ph < nph; at += K[ph++]) {
+                int64_t ti[64], di[64], tj[64], dj[64];
+                const int ni = phase_taps(ph / g->SW, g->KH, g->SH, g->PH, g->DH, ti, di);
+                const int nj = phase_taps(ph % g->SW, g->KW, g->SW, g->PW, g->DW, tj, dj);
+                float *row = wt + g->C * at + c * K[ph];
+                for (int64_t o = 0, k = 0; o < O; o++)
+                    for (int i = 0; i < ni; i++)
+                        for (int j = 0; j < nj; j++, k++) row[k] = w[((o * g->C + c) * g->KH + ti[i]) * g->KW + tj[j]];
+            }
         float *dp = scratch + thread_id() * per_thread, *grid = dp + O * pp.plane + pp.WD + 16;
         memset(dp, 0, (size_t)(O * pp.plane + pp.WD + 16) * sizeof(float)); /* the padding */
 #pragma omp for schedule(static)

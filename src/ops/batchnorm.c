@@ -124,7 +124,8 @@ mt_tensor *mt_batch_norm_relu(mt_ctx *ctx, mt_tensor *x, mt_tensor *weight, mt_t
  * where its input was), which is also the add's gradient for both of its inputs. y NULL:
  * the plain op, dy itself. Inlined with y NULL or not, so each loop compiles without it. */
 static inline __attribute__((always_inline)) float masked(const float *y, const float *g, int64_t k) {
-    return y && !(y[k] > 0.0f) ? 0.0f : g[k];
+    const float gk = g[k]; /* read either way: a select, not a masked load */
+    return y && !(y[k] > 0.0f) ? 0.0f : gk;
 }
 
 /* One plane's dx (NULL: none; stored when assign, else added to) and the residual's

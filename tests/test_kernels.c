@@ -417,6 +417,7 @@ MT_TEST(pooling_kernels_match_their_definition) {
 MT_TEST(avg_pool_backward_matches_its_definition) {
     mt_rng rng;
     mt_rng_seed(&rng, 12);
+    int tiled = 0;
     for (size_t k = 0; k < sizeof pool_windows / sizeof pool_windows[0]; k++) {
         mt_window g = pool_windows[k];
         if (g.DH > 1) continue; /* avg_pool2d has no dilation */
@@ -427,7 +428,17 @@ MT_TEST(avg_pool_backward_matches_its_definition) {
         double *want = calloc((size_t)nx, sizeof(double));
         REQUIRE(dy && dx && want);
         for (int64_t i = 0; i < ny; i++) dy[i] = mt_rng_uniform(&rng) - 0.5f;
-        mt_k_avg_pool2d_backward(&g, dy, dx);
+        mt_k_avg_pool2d_backward(&g, dy, dx, false);
+        /* Where the windows tile the input, the stored form over a dx of NaNs is the same. */
+        float *stored = malloc((size_t)nx * sizeof(float));
+        REQUIRE(stored);
+        for (int64_t i = 0; i < nx; i++) stored[i] = NAN;
+        if (mt_k_avg_pool2d_tiles(&g)) {
+            mt_k_avg_pool2d_backward(&g, dy, stored, true);
+            CHECK_MSG(memcmp(stored, dx, (size_t)nx * sizeof(float)) == 0, "window %zu: stored != added", k);
+            tiled++;
+        }
+        free(stored);
         for (int64_t p = 0; p < g.N * g.C; p++)
             for (int64_t oh = 0; oh < g.OH; oh++)
                 for (int64_t ow = 0; ow < g.OW; ow++)
@@ -445,4 +456,5 @@ MT_TEST(avg_pool_backward_matches_its_definition) {
         free(dx);
         free(want);
     }
+    CHECK_MSG(tiled >= 2, "only %d windows tiled their input", tiled); /* cnn2's 2 x 2 / 2, and a global one */
 }

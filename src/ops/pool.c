@@ -52,10 +52,15 @@ static mt_tensor *pool(mt_ctx *ctx, int op, const char *name, mt_tensor *x, mt_p
 
 void mt_pool2d_backward(mt_ctx *ctx, mt_node *node) {
     mt_tensor *x = node->in[0];
-    if (!x->requires_grad || !mt_tensor_ensure_grad(ctx, x)) return;
     const pool_saved *s = node->saved;
+    /* Average windows that tile the input write every element of dx once: a new gradient
+     * is stored, not zeroed and added to. */
+    bool assign = false;
+    const bool tiles = node->op == MT_OP_AVG_POOL2D && mt_k_avg_pool2d_tiles(&s->g);
+    if (!x->requires_grad || !(tiles ? mt_tensor_grad_for_write(ctx, x, &assign) : mt_tensor_ensure_grad(ctx, x)))
+        return;
     if (node->op == MT_OP_MAX_POOL2D) mt_k_max_pool2d_backward(&s->g, s->argmax, node->out->grad, x->grad);
-    else if (node->op == MT_OP_AVG_POOL2D) mt_k_avg_pool2d_backward(&s->g, node->out->grad, x->grad);
+    else if (node->op == MT_OP_AVG_POOL2D) mt_k_avg_pool2d_backward(&s->g, node->out->grad, x->grad, assign);
     else mt_k_adaptive_avg_pool2d_backward(&s->g, node->out->grad, x->grad);
 }
 

@@ -345,7 +345,12 @@ static void avg_pool_spread_checked(const mt_window *g, float *plane, int64_t oh
     }
 }
 
-void mt_k_avg_pool2d_backward(const mt_window *g, const float *dy, float *dx) {
+bool mt_k_avg_pool2d_tiles(const mt_window *g) {
+    return g->KH == g->SH && g->KW == g->SW && g->PH == 0 && g->PW == 0 && g->H == g->OH * g->SH &&
+           g->W == g->OW * g->SW;
+}
+
+void mt_k_avg_pool2d_backward(const mt_window *g, const float *dy, float *dx, bool assign) {
     const float inv = 1.0f / (float)(g->KH * g->KW);
     int64_t oh_lo, oh_hi, ow_lo, ow_hi;
     interior(g->H, g->KH, g->SH, g->PH, g->OH, &oh_lo, &oh_hi);
@@ -364,10 +369,10 @@ void mt_k_avg_pool2d_backward(const mt_window *g, const float *dy, float *dx) {
                 float *restrict r0 = plane + 2 * oh * g->W, *restrict r1 = r0 + g->W;
                 for (int64_t ow = 0; ow < g->OW; ow++) {
                     const float v = dyr[ow] * inv;
-                    r0[2 * ow] += v;
-                    r0[2 * ow + 1] += v;
-                    r1[2 * ow] += v;
-                    r1[2 * ow + 1] += v;
+                    r0[2 * ow] = (assign ? 0.0f : r0[2 * ow]) + v;
+                    r0[2 * ow + 1] = (assign ? 0.0f : r0[2 * ow + 1]) + v;
+                    r1[2 * ow] = (assign ? 0.0f : r1[2 * ow]) + v;
+                    r1[2 * ow + 1] = (assign ? 0.0f : r1[2 * ow + 1]) + v;
                 }
             }
             continue;
@@ -385,7 +390,10 @@ void mt_k_avg_pool2d_backward(const mt_window *g, const float *dy, float *dx) {
             const int64_t top = (oh * g->SH - g->PH) * g->W - g->PW;
             for (int64_t i = 0; i < g->KH; i++)
                 for (int64_t j = 0; j < g->KW; j++)
-                    for (int64_t ow = ow_lo; ow < ow_hi; ow++) plane[top + i * g->W + j + ow * g->SW] += dyr[ow] * inv;
+                    for (int64_t ow = ow_lo; ow < ow_hi; ow++) {
+                        float *e = plane + top + i * g->W + j + ow * g->SW;
+                        *e = (assign ? 0.0f : *e) + dyr[ow] * inv;
+                    }
         }
     }
 }

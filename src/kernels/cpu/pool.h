@@ -16,7 +16,12 @@ void mt_k_max_pool2d_values(const mt_window *g, const float *x, float *y);
 void mt_k_max_pool2d_backward(const mt_window *g, const int32_t *argmax, const float *dy, float *dx);
 /* Mean over each window; the divisor is KH*KW, padding included (count_include_pad). */
 void mt_k_avg_pool2d(const mt_window *g, const float *x, float *y);
-void mt_k_avg_pool2d_backward(const mt_window *g, const float *dy, float *dx);
+/* Whether the windows tile the input exactly (kernel = stride, no padding, the sizes
+ * multiples of it: lenet's 2 x 2 / 2, a global pool), each input in one window. */
+bool mt_k_avg_pool2d_tiles(const mt_window *g);
+/* dx += each window's dy / (KH*KW) spread over it; or dx = that when assign, which needs
+ * mt_k_avg_pool2d_tiles (every element then written once: no zeroed dx first). */
+void mt_k_avg_pool2d_backward(const mt_window *g, const float *dy, float *dx, bool assign);
 /* adaptive_avg_pool2d to (OH, OW): window i spans [floor(i*H/OH), ceil((i+1)*H/OH)). */
 void mt_k_adaptive_avg_pool2d(const mt_window *g, const float *x, float *y);
 void mt_k_adaptive_avg_pool2d_backward(const mt_window *g, const float *dy, float *dx);

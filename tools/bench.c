@@ -33,14 +33,9 @@ static int bench_model(const mt_model_info *info, long batch, long steps, bool j
     int32_t *targets = malloc((size_t)batch * sizeof *targets);
     double *t = malloc((size_t)steps * sizeof *t);
     mt_error err = {0};
-    if (model) params = mt_module_named_parameters(model);
-    ptrs = calloc((size_t)params.n + 1, sizeof *ptrs);
-    for (int k = 0; ptrs && k < params.n; k++) ptrs[k] = params.items[k].tensor;
-    mt_optim_config cfg = mt_optim_defaults(info->recipe.optimizer);
-    cfg.lr = info->recipe.lr;
-    cfg.weight_decay = info->recipe.weight_decay;
-    if (info->recipe.optimizer == MT_OPTIM_SGD) cfg.momentum = info->recipe.momentum;
-    if (model && ctx && ptrs) opt = mt_optimizer_new(ptrs, params.n, cfg, &err);
+    const mt_recipe *r = &info->recipe;
+    if (model && ctx)
+        opt = model_optimizer(model, r->optimizer, r->lr, r->momentum, r->weight_decay, &params, &ptrs, &err);
     x = mt_tensor_new(4, (int64_t[]){batch, 1, 28, 28}, &err);
     if (!opt || !x || !targets || !t) {
         cli_error("%s", err.code ? err.msg : "out of memory building the model");

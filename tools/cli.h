@@ -18,6 +18,13 @@ int cmd_figures(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_reproduce(int argc, char **argv);
 
+/* An optimizer of `kind` with lr and weight decay (and momentum, for SGD) over model's
+ * parameters. *params (by name) and *ptrs (their tensors, NULL-terminated) are the
+ * caller's to use and to free (mt_state_dict_free, free) with it. NULL on a bad
+ * hyperparameter (err set) or out of memory (err clear). */
+mt_optimizer *model_optimizer(mt_module *model, mt_optim_kind kind, double lr, double momentum, double weight_decay,
+                              mt_state_dict *params, mt_tensor ***ptrs, mt_error *err);
+
 /* Seconds on a monotonic clock. */
 double now_seconds(void);
 /* Peak resident memory of this process so far, in MiB. */

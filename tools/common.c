@@ -243,3 +243,16 @@ void checkpoint_model_free(checkpoint_model *cm) {
     mt_module_free(cm->model);
     *cm = (checkpoint_model){0};
 }
+
+mt_optimizer *model_optimizer(mt_module *model, mt_optim_kind kind, double lr, double momentum, double weight_decay,
+                              mt_state_dict *params, mt_tensor ***ptrs, mt_error *err) {
+    *params = mt_module_named_parameters(model);
+    *ptrs = calloc((size_t)params->n + 1, sizeof **ptrs);
+    if (!*ptrs) return NULL;
+    for (int k = 0; k < params->n; k++) (*ptrs)[k] = params->items[k].tensor;
+    mt_optim_config cfg = mt_optim_defaults(kind);
+    cfg.lr = lr;
+    cfg.weight_decay = weight_decay;
+    if (kind == MT_OPTIM_SGD) cfg.momentum = momentum;
+    return mt_optimizer_new(*ptrs, params->n, cfg, err);
+}

@@ -416,14 +416,7 @@ int cmd_train(int argc, char **argv) {
         mt_rng_seed(mt_ctx_rng(ctx), (uint64_t)o.seed + 2); /* dropout masks */
         mt_set_detect_anomaly(ctx, detect_anomaly);
     }
-    if (model) params = mt_module_named_parameters(model);
-    ptrs = calloc((size_t)params.n + 1, sizeof *ptrs);
-    for (int k = 0; ptrs && k < params.n; k++) ptrs[k] = params.items[k].tensor;
-    mt_optim_config cfg = mt_optim_defaults(kind);
-    cfg.lr = o.lr;
-    cfg.weight_decay = o.weight_decay;
-    if (kind == MT_OPTIM_SGD) cfg.momentum = o.momentum;
-    if (model && ctx && ptrs) opt = mt_optimizer_new(ptrs, params.n, cfg, &err);
+    if (model && ctx) opt = model_optimizer(model, kind, o.lr, o.momentum, o.weight_decay, &params, &ptrs, &err);
     if (!opt) {
         cli_error("%s", err.code ? err.msg : "out of memory building the model");
         goto done;

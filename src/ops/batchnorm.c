@@ -128,6 +128,22 @@ static inline __attribute__((always_inline)) float masked(const float *y, const 
     return y && !(y[k] > 0.0f) ? 0.0f : gk;
 }
 
+/* One plane's share of its channel's sums of dy and dy * xhat (masked as above), added in
+ * vector lanes and then to the running sums, in the order of a reduction over them. */
+static inline __attribute__((always_inline)) void plane_sums(const float *ys, const float *g, const float *xs,
+                                                             float mean, float invstd, int64_t S, double *sum_dy,
+                                                             double *sum_dy_xhat) {
+    double s = *sum_dy, q = *sum_dy_xhat;
+#pragma omp simd reduction(+ : s, q)
+    for (int64_t k = 0; k < S; k++) {
+        const float gk = masked(ys, g, k);
+        s += gk;
+        q += (double)gk * (xs[k] - mean) * invstd;
+    }
+    *sum_dy = s;
+    *sum_dy_xhat = q;
+}
+
 /* One plane's dx (NULL: none; stored when assign, else added to) and the residual's
  * gradient dr (likewise), from its channel's a = mean(dy) and b = mean(dy * xhat) in
  * training; in evaluation dx = gamma * invstd * dy. */
@@ -167,23 +183,10 @@ void mt_batch_norm_backward(mt_ctx *ctx, mt_node *node) {
     for (int64_t c = 0; c < C; c++) {
         const float mean = s->mean[c], invstd = s->invstd[c];
         double sum_dy = 0.0, sum_dy_xhat = 0.0;
-        for (int64_t n = 0; n < N; n++) {
+        for (int64_t n = 0; n < N; n++) { /* inlined with the mask or with NULL: two loops */
             const int64_t at = (n * C + c) * S;
-            const float *xs = x->data + at, *g = dy + at, *ys = y ? y + at : NULL;
-            if (ys) {
-#pragma omp simd reduction(+ : sum_dy, sum_dy_xhat)
-                for (int64_t k = 0; k < S; k++) {
-                    const float gk = masked(ys, g, k);
-                    sum_dy += gk;
-                    sum_dy_xhat += (double)gk * (xs[k] - mean) * invstd;
-                }
-            } else {
-#pragma omp simd reduction(+ : sum_dy, sum_dy_xhat)
-                for (int64_t k = 0; k < S; k++) {
-                    sum_dy += g[k];
-                    sum_dy_xhat += (double)g[k] * (xs[k] - mean) * invstd;
-                }
-            }
+            if (y) plane_sums(y + at, dy + at, x->data + at, mean, invstd, S, &sum_dy, &sum_dy_xhat);
+            else plane_sums(NULL, dy + at, x->data + at, mean, invstd, S, &sum_dy, &sum_dy_xhat);
         }
         if (gw) w->grad[c] += (float)sum_dy_xhat;
         if (gb) b->grad[c] += (float)sum_dy;

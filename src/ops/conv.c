@@ -537,12 +537,13 @@ static bool input_grad_phases(mt_ctx *ctx, const mt_window *g, int64_t O, const 
     int64_t *K = mt_ctx_alloc(ctx, (size_t)nph * sizeof(int64_t));
     float *wt = mt_ctx_alloc(ctx, (size_t)(g->C * O * KK) * sizeof(float));
     int64_t *boff = mt_ctx_alloc(ctx, (size_t)(O * KK) * sizeof(int64_t));
+    int64_t *woff = mt_ctx_alloc(ctx, (size_t)(O * KK) * sizeof(int64_t)); /* each column's weight, at c = 0 */
     /* At column stride 2 both column phases of a row phase are made (into grid and a second
      * grid) before they are written into dx's rows together (mt_k_interleave_row). */
     const bool pairs = g->SW == 2 && g->W >= 2;
     const int64_t per_thread = O * pp.plane + pp.WD + 16 + (pairs ? 2 : 1) * g->C * pp.grid; /* dOut + slack, grids */
     float *scratch = mt_ctx_alloc(ctx, (size_t)(max_threads() * per_thread) * sizeof(float));
-    if (!K || !wt || !boff || !scratch) return false;
+    if (!K || !wt || !boff || !woff || !scratch) return false;
     int64_t base = 0; /* where phase ph's columns of wt and boff start */
     for (int64_t ph = 0; ph < nph; ph++) {
         int64_t ti[64], di[64], tj[64], dj[64];
@@ -551,8 +552,10 @@ static bool input_grad_phases(mt_ctx *ctx, const mt_window *g, int64_t O, const 
         K[ph] = O * ni * nj;
         for (int64_t o = 0, k = 0; o < O; o++)
             for (int i = 0; i < ni; i++)
-                for (int j = 0; j < nj; j++, k++)
+                for (int j = 0; j < nj; j++, k++) {
                     boff[base + k] = o * pp.plane + (di[i] + pp.pad_t) * pp.WD + dj[j] + pp.pad_l;
+                    woff[base + k] = (o * g->C * g->KH + ti[i]) * g->KW + tj[j];
+                }
         base += K[ph];
     }
     const mt_conv_dims d = mt_conv_dims_of(g, O, 1);
@@ -561,15 +564,8 @@ static bool input_grad_phases(mt_ctx *ctx, const mt_window *g, int64_t O, const 
         /* W^T's rows (input channels) shared out first; the implicit barrier ends it. */
 #pragma omp for schedule(static)
         for (int64_t c = 0; c < g->C; c++)
-            for (int64_t ph = 0, at = 0; ph < nph; at += K[ph++]) {
-                int64_t ti[64], di[64], tj[64], dj[64];
-                const int ni = phase_taps(ph / g->SW, g->KH, g->SH, g->PH, g->DH, ti, di);
-                const int nj = phase_taps(ph % g->SW, g->KW, g->SW, g->PW, g->DW, tj, dj);
-                float *row = wt + g->C * at + c * K[ph];
-                for (int64_t o = 0, k = 0; o < O; o++)
-                    for (int i = 0; i < ni; i++)
-                        for (int j = 0; j < nj; j++, k++) row[k] = w[((o * g->C + c) * g->KH + ti[i]) * g->KW + tj[j]];
-            }
+            for (int64_t ph = 0, at = 0; ph < nph; at += K[ph++])
+                for (int64_t k = 0; k < K[ph]; k++) wt[g->C * at + c * K[ph] + k] = w[woff[at + k] + c * KK];
         float *dp = scratch + thread_id() * per_thread, *grid = dp + O * pp.plane + pp.WD + 16;
         memset(dp, 0, (size_t)(O * pp.plane + pp.WD + 16) * sizeof(float)); /* the padding */
 #pragma omp for schedule(static)
@@ -587,8 +583,8 @@ static bool input_grad_phases(mt_ctx *ctx, const mt_window *g, int64_t O, const 
                 float *out = pairs && b == 1 ? grid + g->C * pp.grid : grid;
                 mt_k_gemm_nn_indirect(g->C, HU * pp.WD, K[ph], wt + g->C * at, K[ph], dp, boff + at, NULL, out,
                                       HU * pp.WD);
-                if (pairs && b == 0) continue; /* written with phase (a, 1) */
                 if (pairs) {
+                    if (b == 0) continue; /* written with phase (a, 1) */
                     for (int64_t c = 0; c < g->C; c++)
                         for (int64_t u = 0; u < HU; u++) {
                             const int64_t row = (c * HU + u) * pp.WD;

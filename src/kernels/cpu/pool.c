@@ -58,23 +58,20 @@ typedef int32_t pool_i8u __attribute__((vector_size(32), aligned(4), may_alias))
  * each compared for 8 outputs with the running best and its index held in registers (a
  * select, not a branch: NaN wins, ties keep the first). The last 8 overlap the ones
  * before when the run is not a multiple of 8; those outputs are computed twice, to the
- * same values. Window element (i, j) of output ow is the image's element top + i*W + ow + j
- * (its index in argmax), read at src[base + i * pitch + ow + j]: the image itself
- * (base = top, pitch = W), or a padded copy of it. */
-static inline __attribute__((always_inline)) void max_pool_run8_from(int64_t i0, int64_t i1, const int64_t KW,
-                                                                   int64_t W, int64_t top, int64_t ow_lo,
-                                                                   int64_t ow_hi, const float *restrict src,
-                                                                   int64_t base, int64_t pitch, float *restrict yr,
-                                                                   int32_t *restrict ar) {
+ * same values. Window element (i, j) of output ow is in[top + i*W + ow + j]. */
+static inline __attribute__((always_inline)) void max_pool_run8(int64_t i0, int64_t i1, const int64_t KW, int64_t W,
+                                                              int64_t top, int64_t ow_lo, int64_t ow_hi,
+                                                              const float *restrict in, float *restrict yr,
+                                                              int32_t *restrict ar) {
     const pool_i8 lane = {0, 1, 2, 3, 4, 5, 6, 7};
     for (int64_t ow = ow_lo; ow < ow_hi; ow += 8) {
         const int64_t o = ow + 8 <= ow_hi ? ow : ow_hi - 8, at0 = top + o;
-        pool_v8 best = *(const pool_v8u *)(src + (base + o + i0 * pitch));
+        pool_v8 best = *(const pool_v8u *)(in + (at0 + i0 * W));
         pool_i8 at = lane + (int32_t)(at0 + i0 * W);
         for (int64_t i = i0; i < i1; i++)
             for (int64_t j = (i == i0); j < KW; j++) {
                 const int64_t off = at0 + i * W + j;
-                const pool_v8 v = *(const pool_v8u *)(src + (base + o + i * pitch + j));
+                const pool_v8 v = *(const pool_v8u *)(in + off);
                 const pool_i8 take = (v > best) | (v != v);
                 best = (pool_v8)(((pool_i8)v & take) | ((pool_i8)best & ~take));
                 at = ((lane + (int32_t)off) & take) | (at & ~take);
@@ -82,14 +79,6 @@ static inline __attribute__((always_inline)) void max_pool_run8_from(int64_t i0,
         *(pool_v8u *)(yr + o) = best;
         *(pool_i8u *)(ar + o) = at;
     }
-}
-
-/* The same in the image itself (src = in, at top). */
-static inline __attribute__((always_inline)) void max_pool_run8(int64_t i0, int64_t i1, const int64_t KW, int64_t W,
-                                                              int64_t top, int64_t ow_lo, int64_t ow_hi,
-                                                              const float *restrict in, float *restrict yr,
-                                                              int32_t *restrict ar) {
-    max_pool_run8_from(i0, i1, KW, W, top, ow_lo, ow_hi, in, top, W, yr, ar);
 }
 
 /* Padded planes of at most this many floats are pooled through a copy on the stack. */
@@ -115,24 +104,64 @@ static void max_pool_pad_copy(const mt_window *g, const float *restrict in, floa
     }
 }
 
-/* One plane of a padded stride-1 pooling (resnet8's 3x3), all of it in vectors: the plane
- * is copied into buf with -inf around it, and every row of outputs runs 8 at a time there.
- * A padding element never wins against an element of the image (-inf is greater than
- * nothing, and is no NaN) unless the window's own elements are all -inf; those few
- * outputs (y = -inf) are redone by max_pool_checked, which takes the first of them. */
+/* One plane of a padded stride-1 pooling (resnet8's 3x3), all of it in vectors and in two
+ * passes: the plane is copied into buf with -inf around it; each of its rows is reduced
+ * across the window's columns (the best of each run of KW and its index, into hv and hi,
+ * OW per row), and then each output across KH of those rows. In both passes a later
+ * element replaces the best only when greater or NaN, so the result is max_pool_checked's:
+ * the first maximum in the window's row-major order (the first row holding it, its first
+ * column there), or its last NaN (the last row holding one, its last one there). A row
+ * is reduced once for the KH outputs that read it, where reducing each window whole
+ * compared every element KH times. A padding element never wins against an element of
+ * the image (-inf is greater than nothing, and is no NaN) unless the window's own elements
+ * are all -inf; those few outputs (y = -inf) are redone by max_pool_checked, which takes
+ * the first of them, the plane being scanned for them only when one of its output
+ * vectors held a -inf. */
 static inline __attribute__((always_inline)) void max_pool_padded_plane(const mt_window *g, const int64_t KH,
                                                                         const int64_t KW, const float *restrict in,
-                                                                        float *restrict buf, float *restrict y,
+                                                                        float *restrict buf, float *restrict hv,
+                                                                        int32_t *restrict hi, float *restrict y,
                                                                         int32_t *restrict argmax) {
-    const int64_t W = g->W, WP = W + 2 * g->PW;
+    const pool_i8 lane = {0, 1, 2, 3, 4, 5, 6, 7};
+    const int64_t W = g->W, WP = W + 2 * g->PW, HP = g->H + 2 * g->PH, OW = g->OW;
     max_pool_pad_copy(g, in, buf);
-    for (int64_t oh = 0; oh < g->OH; oh++) {
-        float *restrict yr = y + oh * g->OW;
-        int32_t *restrict ar = argmax + oh * g->OW;
-        max_pool_run8_from(0, KH, KW, W, (oh - g->PH) * W - g->PW, 0, g->OW, buf, oh * WP, WP, yr, ar);
-        for (int64_t ow = 0; ow < g->OW; ow++)
-            if (yr[ow] == -INFINITY) max_pool_checked(g, in, oh, ow, &yr[ow], &ar[ow]);
-    }
+    for (int64_t r = 0; r < HP; r++) /* each row's runs of KW columns */
+        for (int64_t ow = 0; ow < OW; ow += 8) {
+            const int64_t o = ow + 8 <= OW ? ow : OW - 8, at0 = (r - g->PH) * W + o - g->PW;
+            pool_v8 best = *(const pool_v8u *)(buf + r * WP + o);
+            pool_i8 at = lane + (int32_t)at0;
+            for (int64_t j = 1; j < KW; j++) {
+                const pool_v8 v = *(const pool_v8u *)(buf + r * WP + o + j);
+                const pool_i8 take = (v > best) | (v != v);
+                best = (pool_v8)(((pool_i8)v & take) | ((pool_i8)best & ~take));
+                at = ((lane + (int32_t)(at0 + j)) & take) | (at & ~take);
+            }
+            *(pool_v8u *)(hv + r * OW + o) = best;
+            *(pool_i8u *)(hi + r * OW + o) = at;
+        }
+    const pool_v8 neg_inf = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    pool_i8 some_inf = {0};
+    for (int64_t oh = 0; oh < g->OH; oh++) /* each output across its KH rows */
+        for (int64_t ow = 0; ow < OW; ow += 8) {
+            const int64_t o = ow + 8 <= OW ? ow : OW - 8;
+            pool_v8 best = *(const pool_v8u *)(hv + oh * OW + o);
+            pool_i8 at = *(const pool_i8u *)(hi + oh * OW + o);
+            for (int64_t i = 1; i < KH; i++) {
+                const pool_v8 v = *(const pool_v8u *)(hv + (oh + i) * OW + o);
+                const pool_i8 take = (v > best) | (v != v);
+                best = (pool_v8)(((pool_i8)v & take) | ((pool_i8)best & ~take));
+                at = (*(const pool_i8u *)(hi + (oh + i) * OW + o) & take) | (at & ~take);
+            }
+            float *yr = y + oh * OW;
+            int32_t *ar = argmax + oh * OW;
+            *(pool_v8u *)(yr + o) = best;
+            *(pool_i8u *)(ar + o) = at;
+            some_inf |= best == neg_inf;
+        }
+    bool redo = false; /* one test per plane: a -inf output is rare */
+    for (int k = 0; k < 8; k++) redo |= some_inf[k] != 0;
+    for (int64_t k = 0; redo && k < g->OH * OW; k++)
+        if (y[k] == -INFINITY) max_pool_checked(g, in, k / OW, k % OW, &y[k], &argmax[k]);
 }
 
 bool mt_k_max_pool2d_values_ok(const mt_window *g) { return max_pool_padded_ok(g); }
@@ -247,12 +276,13 @@ void mt_k_max_pool2d(const mt_window *g, const float *x, float *y, int32_t *argm
     if (max_pool_padded_ok(g)) {
 #pragma omp parallel for PAR(g)
         for (int64_t p = 0; p < PLANES(g); p++) {
-            float buf[POOL_PADDED_FLOATS];
+            float buf[POOL_PADDED_FLOATS], hv[POOL_PADDED_FLOATS];
+            int32_t hi[POOL_PADDED_FLOATS];
             const float *in = x + p * g->H * g->W;
             float *yp = y + p * g->OH * g->OW;
             int32_t *ap = argmax + p * g->OH * g->OW;
-            if (g->KH == 3 && g->KW == 3) max_pool_padded_plane(g, 3, 3, in, buf, yp, ap);
-            else max_pool_padded_plane(g, g->KH, g->KW, in, buf, yp, ap);
+            if (g->KH == 3 && g->KW == 3) max_pool_padded_plane(g, 3, 3, in, buf, hv, hi, yp, ap);
+            else max_pool_padded_plane(g, g->KH, g->KW, in, buf, hv, hi, yp, ap);
         }
         return;
     }

@@ -116,7 +116,9 @@ static void max_pool_pad_copy(const mt_window *g, const float *restrict in, floa
  * the image (-inf is greater than nothing, and is no NaN) unless the window's own elements
  * are all -inf; those few outputs (y = -inf) are redone by max_pool_checked, which takes
  * the first of them, the plane being scanned for them only when one of its output
- * vectors held a -inf. */
+ * vectors held a -inf. With hi and argmax NULL (inlined so, the indices compile away),
+ * the values alone (inference): the padding never changes a window's max (NaN still
+ * wins), so nothing is redone. */
 static inline __attribute__((always_inline)) void max_pool_padded_plane(const mt_window *g, const int64_t KH,
                                                                         const int64_t KW, const float *restrict in,
                                                                         float *restrict buf, float *restrict hv,
@@ -134,10 +136,10 @@ static inline __attribute__((always_inline)) void max_pool_padded_plane(const mt
                 const pool_v8 v = *(const pool_v8u *)(buf + r * WP + o + j);
                 const pool_i8 take = (v > best) | (v != v);
                 best = (pool_v8)(((pool_i8)v & take) | ((pool_i8)best & ~take));
-                at = ((lane + (int32_t)(at0 + j)) & take) | (at & ~take);
+                if (hi) at = ((lane + (int32_t)(at0 + j)) & take) | (at & ~take);
             }
             *(pool_v8u *)(hv + r * OW + o) = best;
-            *(pool_i8u *)(hi + r * OW + o) = at;
+            if (hi) *(pool_i8u *)(hi + r * OW + o) = at;
         }
     const pool_v8 neg_inf = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
     pool_i8 some_inf = {0};
@@ -145,19 +147,21 @@ static inline __attribute__((always_inline)) void max_pool_padded_plane(const mt
         for (int64_t ow = 0; ow < OW; ow += 8) {
             const int64_t o = ow + 8 <= OW ? ow : OW - 8;
             pool_v8 best = *(const pool_v8u *)(hv + oh * OW + o);
-            pool_i8 at = *(const pool_i8u *)(hi + oh * OW + o);
+            pool_i8 at = {0};
+            if (hi) at = *(const pool_i8u *)(hi + oh * OW + o);
             for (int64_t i = 1; i < KH; i++) {
                 const pool_v8 v = *(const pool_v8u *)(hv + (oh + i) * OW + o);
                 const pool_i8 take = (v > best) | (v != v);
                 best = (pool_v8)(((pool_i8)v & take) | ((pool_i8)best & ~take));
-                at = (*(const pool_i8u *)(hi + (oh + i) * OW + o) & take) | (at & ~take);
+                if (hi) at = (*(const pool_i8u *)(hi + (oh + i) * OW + o) & take) | (at & ~take);
             }
-            float *yr = y + oh * OW;
-            int32_t *ar = argmax + oh * OW;
-            *(pool_v8u *)(yr + o) = best;
-            *(pool_i8u *)(ar + o) = at;
-            some_inf |= best == neg_inf;
+            *(pool_v8u *)(y + oh * OW + o) = best;
+            if (argmax) {
+                *(pool_i8u *)(argmax + oh * OW + o) = at;
+                some_inf |= best == neg_inf;
+            }
         }
+    if (!argmax) return;
     bool redo = false; /* one test per plane: a -inf output is rare */
     for (int k = 0; k < 8; k++) redo |= some_inf[k] != 0;
     for (int64_t k = 0; redo && k < g->OH * OW; k++)
@@ -166,35 +170,14 @@ static inline __attribute__((always_inline)) void max_pool_padded_plane(const mt
 
 bool mt_k_max_pool2d_values_ok(const mt_window *g) { return max_pool_padded_ok(g); }
 
-/* max_pool_padded_plane's values alone: the padding never changes a window's max (NaN
- * still wins), so nothing is redone. */
-static inline __attribute__((always_inline)) void max_pool_values_plane(const mt_window *g, const int64_t KH,
-                                                                        const int64_t KW, const float *restrict in,
-                                                                        float *restrict buf, float *restrict y) {
-    const int64_t WP = g->W + 2 * g->PW;
-    max_pool_pad_copy(g, in, buf);
-    for (int64_t oh = 0; oh < g->OH; oh++)
-        for (int64_t ow = 0; ow < g->OW; ow += 8) {
-            const int64_t o = ow + 8 <= g->OW ? ow : g->OW - 8, at = oh * WP + o;
-            pool_v8 best = *(const pool_v8u *)(buf + at);
-            for (int64_t i = 0; i < KH; i++)
-                for (int64_t j = (i == 0); j < KW; j++) {
-                    const pool_v8 v = *(const pool_v8u *)(buf + (at + i * WP + j));
-                    const pool_i8 take = (v > best) | (v != v);
-                    best = (pool_v8)(((pool_i8)v & take) | ((pool_i8)best & ~take));
-                }
-            *(pool_v8u *)(y + oh * g->OW + o) = best;
-        }
-}
-
 void mt_k_max_pool2d_values(const mt_window *g, const float *x, float *y) {
 #pragma omp parallel for PAR(g)
     for (int64_t p = 0; p < PLANES(g); p++) {
-        float buf[POOL_PADDED_FLOATS];
+        float buf[POOL_PADDED_FLOATS], hv[POOL_PADDED_FLOATS];
         const float *in = x + p * g->H * g->W;
         float *yp = y + p * g->OH * g->OW;
-        if (g->KH == 3 && g->KW == 3) max_pool_values_plane(g, 3, 3, in, buf, yp);
-        else max_pool_values_plane(g, g->KH, g->KW, in, buf, yp);
+        if (g->KH == 3 && g->KW == 3) max_pool_padded_plane(g, 3, 3, in, buf, hv, NULL, yp, NULL);
+        else max_pool_padded_plane(g, g->KH, g->KW, in, buf, hv, NULL, yp, NULL);
     }
 }
 

@@ -135,6 +135,36 @@ static void check_small_gemm(const char *name, int64_t M, int64_t N, int64_t K, 
               (long long)M, (long long)N, (long long)K, bad, outside);
 }
 
+/* mt_k_transpose_runs moves each element to its place (column j to row j + (j / run) *
+ * gap) and writes nothing else: the gap rows and the columns past rows keep a sentinel.
+ * Shapes with whole 8 x 8 blocks, edges in both directions, blocks that straddle a run,
+ * and the plain transpose (no gap). */
+MT_TEST(transpose_runs_places_every_element) {
+    const int64_t shapes[][4] = {{16, 49, 7, 1}, {64, 49, 7, 1}, {32, 196, 14, 1}, {16, 784, 28, 1},
+                                 {13, 30, 6, 2}, {8, 20, 20, 0},  {5, 3, 3, 0},     {9, 17, 17, 0}};
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+        const int64_t rows = shapes[c][0], cols = shapes[c][1], run = shapes[c][2], gap = shapes[c][3];
+        const int64_t lds = cols + 3, ldd = rows + 5, drows = cols + (cols - 1) / run * gap + 1;
+        float *src = malloc((size_t)(rows * lds) * sizeof(float)), *dst = malloc((size_t)(drows * ldd) * sizeof(float));
+        REQUIRE(src && dst);
+        for (int64_t k = 0; k < rows * lds; k++) src[k] = (float)k;
+        for (int64_t k = 0; k < drows * ldd; k++) dst[k] = -1.0f;
+        if (gap) mt_k_transpose_runs(dst, ldd, src, lds, rows, cols, run, gap);
+        else mt_k_transpose(dst, ldd, src, lds, rows, cols);
+        int bad = 0;
+        for (int64_t r = 0; r < drows; r++)
+            for (int64_t i = 0; i < ldd; i++) {
+                const int64_t j = r - r / (run + gap) * gap; /* the column placed at row r, if any */
+                const bool placed = i < rows && r % (run + gap) < run && j < cols;
+                bad += dst[r * ldd + i] != (placed ? src[i * lds + j] : -1.0f);
+            }
+        CHECK_MSG(bad == 0, "shape %zu (%lld x %lld, run %lld, gap %lld): %d elements wrong", c, (long long)rows,
+                  (long long)cols, (long long)run, (long long)gap, bad);
+        free(src);
+        free(dst);
+    }
+}
+
 MT_TEST(small_gemm_matches_reference) {
     const int64_t shapes[][3] = {{16, 784, 144}, {64, 49, 576}, {6, 784, 25}, {144, 784, 16}, {1, 1, 1},
                                  {7, 23, 9},     {5, 8, 3},     {13, 17, 33}, {2, 100, 150},  {11, 15, 0},

@@ -227,13 +227,16 @@ void mt_k_gemm_threaded(bool trans_a, int64_t M, int64_t N, int64_t K, const flo
     }
 }
 
-/* dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols: eight by eight through an
- * in-register transpose (three rounds of shuffles), the edges one by one. */
-void mt_k_transpose(float *restrict dst, int64_t ldd, const float *restrict src, int64_t lds, int64_t rows,
-                           int64_t cols) {
+/* dst[row(j) * ldd + i] = src[i * lds + j] for i < rows, j < cols, with row(j) = j + (j / run)
+ * * gap: eight by eight through an in-register transpose (three rounds of shuffles), each
+ * of the eight columns stored at its own row; the edges one by one. */
+void mt_k_transpose_runs(float *restrict dst, int64_t ldd, const float *restrict src, int64_t lds, int64_t rows,
+                         int64_t cols, int64_t run, int64_t gap) {
     const int64_t r8 = rows / 8 * 8, c8 = cols / 8 * 8;
-    for (int64_t i = 0; i < r8; i += 8)
-        for (int64_t j = 0; j < c8; j += 8) {
+    for (int64_t j = 0; j < c8; j += 8) {
+        float *d[8];
+        for (int k = 0; k < 8; k++) d[k] = dst + (j + k + (j + k) / run * gap) * ldd;
+        for (int64_t i = 0; i < r8; i += 8) {
             const float *s0 = src + i * lds + j;
             const mt_v8u r0 = *(const mt_v8u *)s0, r1 = *(const mt_v8u *)(s0 + lds),
                          r2 = *(const mt_v8u *)(s0 + 2 * lds), r3 = *(const mt_v8u *)(s0 + 3 * lds),
@@ -249,15 +252,14 @@ void mt_k_transpose(float *restrict dst, int64_t ldd, const float *restrict src,
                          t4 = LO_PAIRS(r4, r5), t5 = HI_PAIRS(r4, r5), t6 = LO_PAIRS(r6, r7), t7 = HI_PAIRS(r6, r7);
             const mt_v8u u0 = LO_QUADS(t0, t2), u1 = HI_QUADS(t0, t2), u2 = LO_QUADS(t1, t3), u3 = HI_QUADS(t1, t3),
                          u4 = LO_QUADS(t4, t6), u5 = HI_QUADS(t4, t6), u6 = LO_QUADS(t5, t7), u7 = HI_QUADS(t5, t7);
-            float *d0 = dst + j * ldd + i;
-            *(mt_v8u *)d0 = LO_HALF(u0, u4);
-            *(mt_v8u *)(d0 + ldd) = LO_HALF(u1, u5);
-            *(mt_v8u *)(d0 + 2 * ldd) = LO_HALF(u2, u6);
-            *(mt_v8u *)(d0 + 3 * ldd) = LO_HALF(u3, u7);
-            *(mt_v8u *)(d0 + 4 * ldd) = HI_HALF(u0, u4);
-            *(mt_v8u *)(d0 + 5 * ldd) = HI_HALF(u1, u5);
-            *(mt_v8u *)(d0 + 6 * ldd) = HI_HALF(u2, u6);
-            *(mt_v8u *)(d0 + 7 * ldd) = HI_HALF(u3, u7);
+            *(mt_v8u *)(d[0] + i) = LO_HALF(u0, u4);
+            *(mt_v8u *)(d[1] + i) = LO_HALF(u1, u5);
+            *(mt_v8u *)(d[2] + i) = LO_HALF(u2, u6);
+            *(mt_v8u *)(d[3] + i) = LO_HALF(u3, u7);
+            *(mt_v8u *)(d[4] + i) = HI_HALF(u0, u4);
+            *(mt_v8u *)(d[5] + i) = HI_HALF(u1, u5);
+            *(mt_v8u *)(d[6] + i) = HI_HALF(u2, u6);
+            *(mt_v8u *)(d[7] + i) = HI_HALF(u3, u7);
 #undef LO_PAIRS
 #undef HI_PAIRS
 #undef LO_QUADS
@@ -265,6 +267,12 @@ void mt_k_transpose(float *restrict dst, int64_t ldd, const float *restrict src,
 #undef LO_HALF
 #undef HI_HALF
         }
+    }
     for (int64_t i = 0; i < rows; i++)
-        for (int64_t j = i < r8 ? c8 : 0; j < cols; j++) dst[j * ldd + i] = src[i * lds + j];
+        for (int64_t j = i < r8 ? c8 : 0; j < cols; j++) dst[(j + j / run * gap) * ldd + i] = src[i * lds + j];
+}
+
+void mt_k_transpose(float *restrict dst, int64_t ldd, const float *restrict src, int64_t lds, int64_t rows,
+                    int64_t cols) {
+    mt_k_transpose_runs(dst, ldd, src, lds, rows, cols, cols > 0 ? cols : 1, 0);
 }

@@ -41,4 +41,8 @@ void mt_k_gemm_threaded(bool trans_a, int64_t M, int64_t N, int64_t K, const flo
  * GEMMs above): 8 x 8 blocks through registers, the edges one by one. */
 void mt_k_transpose(float *restrict dst, int64_t ldd, const float *restrict src, int64_t lds, int64_t rows,
                     int64_t cols);
+/* The same with column j at dst's row j + (j / run) * gap: a gap after every run of
+ * columns (an image's rows onto a padded grid), still 8 x 8 blocks across the runs. */
+void mt_k_transpose_runs(float *restrict dst, int64_t ldd, const float *restrict src, int64_t lds, int64_t rows,
+                         int64_t cols, int64_t run, int64_t gap);
 #endif

@@ -8,6 +8,7 @@
  * adds the masked dy into the residual's gradient, and runs batch_norm's backward on it.
  * It saves the separate ops' passes over the tensor (an add reads two and writes one, a
  * ReLU reads one and writes one, and the same again backward). */
+#include "core/share.h"
 #include "ops/internal.h"
 
 #include <math.h>
@@ -66,8 +67,11 @@ static mt_tensor *batch_norm(mt_ctx *ctx, const char *name, mt_tensor *x, mt_ten
     float *mean = mt_ctx_alloc(ctx, (size_t)C * sizeof(float));
     float *invstd = mt_ctx_alloc(ctx, (size_t)C * sizeof(float));
     if (!out || !s || !mean || !invstd) return NULL;
-#pragma omp parallel for if (x->numel > (1 << 15))
-    for (int64_t c = 0; c < C; c++) {
+    mt_share share = {0}; /* each channel whole on one thread: the same sums on either */
+#pragma omp parallel if (x->numel > (1 << 15))
+    {
+    mt_share_it it = mt_share_begin(&share, C);
+    for (int64_t c; (c = mt_share_next(&it)) >= 0;) {
         double m, var;
         if (p.training) {
             /* One pass in double, sum and sum of squares: var = E[x^2] - mean^2 loses
@@ -102,6 +106,7 @@ static mt_tensor *batch_norm(mt_ctx *ctx, const char *name, mt_tensor *x, mt_ten
             const int64_t at = (n * C + c) * S;
             normalise_plane(x->data + at, res ? res->data + at : NULL, relu, scale, shift, S, out->data + at);
         }
+    }
     }
     *s = (bn_saved){mean, invstd, C, S, p.training};
     /* The plain op keeps its inputs as before (trailing NULLs dropped); the fused one all four. */
@@ -179,8 +184,11 @@ void mt_batch_norm_backward(mt_ctx *ctx, mt_node *node) {
     bool assign_res = false;
     bool gr = res && res->requires_grad && mt_tensor_grad_for_write(ctx, res, &assign_res);
     if (mt_ctx_failed(ctx)) return;
-#pragma omp parallel for if (x->numel > (1 << 15))
-    for (int64_t c = 0; c < C; c++) {
+    mt_share share = {0};
+#pragma omp parallel if (x->numel > (1 << 15))
+    {
+    mt_share_it it = mt_share_begin(&share, C);
+    for (int64_t c; (c = mt_share_next(&it)) >= 0;) {
         const float mean = s->mean[c], invstd = s->invstd[c];
         double sum_dy = 0.0, sum_dy_xhat = 0.0;
         for (int64_t n = 0; n < N; n++) { /* inlined with the mask or with NULL: two loops */
@@ -203,5 +211,6 @@ void mt_batch_norm_backward(mt_ctx *ctx, mt_node *node) {
                 backward_plane(NULL, dy + at, x->data + at, mean, invstd, gamma, a, bcoef, S, dx, assign, NULL, false,
                                s->training);
         }
+    }
     }
 }

@@ -19,6 +19,7 @@
 #include "kernels/cpu/gemm_small.h"
 #include "kernels/cpu/im2col.h"
 #include "kernels/cpu/winograd.h"
+#include "core/share.h"
 #include "ops/conv.h"
 
 #include <string.h>
@@ -230,12 +231,13 @@ bool mt_conv_forward_shifted(mt_ctx *ctx, const mt_window *g, int64_t groups, co
     int64_t *boff = mt_ctx_alloc(ctx, (size_t)d->K * sizeof(int64_t));
     if (!scratch || !boff) return false;
     shifted_offsets(g, &sp, g->C / groups, boff);
+    mt_share share = {0};
 #pragma omp parallel if (worth_threads(g, d))
     {
         float *xp = scratch + thread_id() * per_thread;
         memset(xp, 0, (size_t)sp.xp_floats * sizeof(float)); /* the padding (shifted_fill) */
-#pragma omp for schedule(static)
-        for (int64_t n = 0; n < g->N; n++) {
+        mt_share_it it = mt_share_begin(&share, g->N);
+        for (int64_t n; (n = mt_share_next(&it)) >= 0;) {
             mt_conv_second image_sec;
             if (sec) image_sec = (mt_conv_second){split, sec->out2 + n * (d->O - split) * d->P, sec->store2};
             shifted_image(g, &sp, groups, d->O, boff, x + n * d->CHW, w, bias,
@@ -307,14 +309,15 @@ static bool forward_winograd(mt_ctx *ctx, const mt_window *g, int64_t O, const f
     float *scratch = mt_ctx_alloc(ctx, (size_t)(max_threads() * per_thread) * sizeof(float));
     if (!U || !scratch) return false;
     const mt_conv_dims d = mt_conv_dims_of(g, O, 1);
+    mt_share share = {0};
 #pragma omp parallel if (worth_threads(g, &d))
     {
         float *xp = scratch + thread_id() * per_thread;
         memset(xp, 0, (size_t)in_floats * sizeof(float)); /* the padding (shifted_fill) */
 #pragma omp for schedule(static)
         for (int64_t o = 0; o < O; o++) mt_k_winograd_weights(&wp, w, U, o, o + 1);
-#pragma omp for schedule(static)
-        for (int64_t n = 0; n < g->N; n++) {
+        mt_share_it it = mt_share_begin(&share, g->N);
+        for (int64_t n; (n = mt_share_next(&it)) >= 0;) {
             float *img = out + n * OP;
             shifted_fill(&phases, &sp, x + n * CHW, xp);
             mt_k_winograd_image(&wp, xp, U, bias, xp + in_floats, img, store == MT_CONV_ADD);
@@ -558,6 +561,7 @@ static bool input_grad_phases(mt_ctx *ctx, const mt_window *g, int64_t O, const 
         base += K[ph];
     }
     const mt_conv_dims d = mt_conv_dims_of(g, O, 1);
+    mt_share share = {0};
 #pragma omp parallel if (worth_threads(g, &d))
     {
         /* W^T's rows (input channels) shared out first; the implicit barrier ends it. */
@@ -567,8 +571,8 @@ static bool input_grad_phases(mt_ctx *ctx, const mt_window *g, int64_t O, const 
                 for (int64_t k = 0; k < K[ph]; k++) wt[g->C * at + c * K[ph] + k] = w[woff[at + k] + c * KK];
         float *dp = scratch + thread_id() * per_thread, *grid = dp + O * pp.plane + pp.WD + 16;
         memset(dp, 0, (size_t)(O * pp.plane + pp.WD + 16) * sizeof(float)); /* the padding */
-#pragma omp for schedule(static)
-        for (int64_t n = 0; n < g->N; n++) {
+        mt_share_it it = mt_share_begin(&share, g->N);
+        for (int64_t n; (n = mt_share_next(&it)) >= 0;) {
             const float *go = gout + n * O * P;
             float *dxn = dx + n * CHW;
             for (int64_t o = 0; o < O; o++)
@@ -657,12 +661,13 @@ void mt_conv2d_backward(mt_ctx *ctx, mt_node *node) {
         if (!buf || !boff) return;
         shifted_offsets(&t, &sp, O, boff);
         const mt_conv_dims d = mt_conv_dims_of(g, O, 1);
+        mt_share share = {0};
 #pragma omp parallel if (worth_threads(g, &d))
         {
             float *xp = buf + thread_id() * per_thread;
             memset(xp, 0, (size_t)sp.xp_floats * sizeof(float)); /* the padding (shifted_fill) */
-#pragma omp for schedule(static)
-            for (int64_t n = 0; n < g->N; n++)
+            mt_share_it it = mt_share_begin(&share, g->N);
+            for (int64_t n; (n = mt_share_next(&it)) >= 0;)
                 shifted_image(&t, &sp, 1, g->C, boff, gout + n * O * P, wt, NULL, gx_store, NULL, NULL, xp,
                               xp + sp.xp_floats,
                               x->grad + n * CHW);

@@ -193,6 +193,30 @@ static void add_row(float *dst, const float *src, const float *res, int64_t n, b
         for (int64_t k = 0; k < n; k++) dst[k] = src[k] + res[k];
 }
 
+/* One row of a conv's output out of its padded grid: dst (n floats) = relu?(src (+ res)) as
+ * st says, or dst += src (MT_CONV_ADD), each element as relu_row, add_row and
+ * mt_k_copy_row make it, eight at a time. With spill the last eight run on past n (reading
+ * src and res past the row, writing dst's next row, which is written after); otherwise
+ * the row's tail goes one element at a time (at OW = 7, all of it). ADD never spills. */
+static inline __attribute__((always_inline)) void store_row(float *dst, const float *src, const float *res, int64_t n,
+                                                            mt_conv_store st, bool spill) {
+    typedef int32_t v8i __attribute__((vector_size(32), aligned(4), may_alias));
+    const mt_v8u zero = {0};
+    int64_t k = 0;
+    for (const int64_t end = spill && st != MT_CONV_ADD ? n : n - 7; k < end; k += 8) {
+        mt_v8u v = *(const mt_v8u *)(src + k);
+        if (res) v += *(const mt_v8u *)(res + k);
+        if (st == MT_CONV_STORE_RELU) v = (mt_v8u)((v8i)v & (v8i)(v > zero));
+        if (st == MT_CONV_ADD) v = *(const mt_v8u *)(dst + k) + v;
+        *(mt_v8u *)(dst + k) = v;
+    }
+    for (; k < n; k++) {
+        float v = res ? src[k] + res[k] : src[k];
+        if (st == MT_CONV_STORE_RELU) v = v > 0.0f ? v : 0.0f;
+        dst[k] = st == MT_CONV_ADD ? dst[k] + v : v;
+    }
+}
+
 /* One image: out (O, OH, OW) = weight @ columns + bias, stored as `store` says, with the
  * image's residual res (same shape as out) added first when res is given, channels from
  * sec->split on into sec->out2 (sec NULL: none). xp and tmp are the thread's scratch of
@@ -210,12 +234,15 @@ static void shifted_image(const mt_window *g, const shifted_plan *s, int64_t gro
         const bool second = o >= split;
         float *plane = second ? sec->out2 + (o - split) * g->OH * g->OW : out + o * g->OH * g->OW;
         const mt_conv_store st = second ? sec->store2 : store;
+        const bool last_plane = o == split - 1 || o == O - 1; /* the image's last in its output */
         for (int64_t oh = 0; oh < g->OH; oh++) {
             float *dst = plane + oh * g->OW;
-            const float *src = tmp + o * s->NPAD + oh * s->WQ;
-            if (res) add_row(dst, src, res + (o * g->OH + oh) * g->OW, g->OW, st == MT_CONV_STORE_RELU);
-            else if (st == MT_CONV_STORE_RELU) relu_row(dst, src, g->OW);
-            else mt_k_copy_row(dst, src, g->OW, st == MT_CONV_ADD);
+            const float *src = tmp + o * s->NPAD + oh * s->WQ, *r = res ? res + (o * g->OH + oh) * g->OW : NULL;
+            const bool spill = !(last_plane && oh == g->OH - 1); /* not into the next image */
+            if (r) store_row(dst, src, r, g->OW, st == MT_CONV_STORE_RELU ? MT_CONV_STORE_RELU : MT_CONV_STORE, spill);
+            else if (st == MT_CONV_STORE_RELU) store_row(dst, src, NULL, g->OW, MT_CONV_STORE_RELU, spill);
+            else if (st == MT_CONV_ADD) store_row(dst, src, NULL, g->OW, MT_CONV_ADD, false);
+            else store_row(dst, src, NULL, g->OW, MT_CONV_STORE, spill);
         }
     }
 }

@@ -136,33 +136,39 @@ static void check_small_gemm(const char *name, int64_t M, int64_t N, int64_t K, 
 }
 
 /* mt_k_transpose_runs moves each element to its place (column j to row j + (j / run) *
- * gap) and writes nothing else: the gap rows and the columns past rows keep a sentinel.
- * Shapes with whole 8 x 8 blocks, edges in both directions, blocks that straddle a run,
- * and the plain transpose (no gap). */
+ * gap) and writes nothing else: the gap rows and the columns past rows keep a sentinel,
+ * or, with zero_rows, the columns up to rows rounded up to 8 hold zeros. Shapes with
+ * whole 8 x 8 blocks, edges in both directions, blocks that straddle a run, fewer than 8
+ * rows, and the plain transpose (no gap). */
 MT_TEST(transpose_runs_places_every_element) {
-    const int64_t shapes[][4] = {{16, 49, 7, 1}, {64, 49, 7, 1}, {32, 196, 14, 1}, {16, 784, 28, 1},
-                                 {13, 30, 6, 2}, {8, 20, 20, 0},  {5, 3, 3, 0},     {9, 17, 17, 0}};
-    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
-        const int64_t rows = shapes[c][0], cols = shapes[c][1], run = shapes[c][2], gap = shapes[c][3];
-        const int64_t lds = cols + 3, ldd = rows + 5, drows = cols + (cols - 1) / run * gap + 1;
-        float *src = malloc((size_t)(rows * lds) * sizeof(float)), *dst = malloc((size_t)(drows * ldd) * sizeof(float));
-        REQUIRE(src && dst);
-        for (int64_t k = 0; k < rows * lds; k++) src[k] = (float)k;
-        for (int64_t k = 0; k < drows * ldd; k++) dst[k] = -1.0f;
-        if (gap) mt_k_transpose_runs(dst, ldd, src, lds, rows, cols, run, gap);
-        else mt_k_transpose(dst, ldd, src, lds, rows, cols);
-        int bad = 0;
-        for (int64_t r = 0; r < drows; r++)
-            for (int64_t i = 0; i < ldd; i++) {
-                const int64_t j = r - r / (run + gap) * gap; /* the column placed at row r, if any */
-                const bool placed = i < rows && r % (run + gap) < run && j < cols;
-                bad += dst[r * ldd + i] != (placed ? src[i * lds + j] : -1.0f);
-            }
-        CHECK_MSG(bad == 0, "shape %zu (%lld x %lld, run %lld, gap %lld): %d elements wrong", c, (long long)rows,
-                  (long long)cols, (long long)run, (long long)gap, bad);
-        free(src);
-        free(dst);
-    }
+    const int64_t shapes[][4] = {{16, 49, 7, 1}, {64, 49, 7, 1}, {32, 196, 14, 1}, {16, 784, 28, 1}, {13, 30, 6, 2},
+                                 {6, 784, 28, 2}, {3, 20, 5, 1},  {8, 20, 20, 0},   {5, 3, 3, 0},     {9, 17, 17, 0}};
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++)
+        for (int zero_rows = 0; zero_rows < 2; zero_rows++) {
+            const int64_t rows = shapes[c][0], cols = shapes[c][1], run = shapes[c][2], gap = shapes[c][3];
+            if (zero_rows && !gap) continue; /* mt_k_transpose has no zero rows */
+            const int64_t lds = cols + 3, ldd = (rows + 7) / 8 * 8 + 5, drows = cols + (cols - 1) / run * gap + 1;
+            const int64_t written = zero_rows ? (rows + 7) / 8 * 8 : rows;
+            float *src = malloc((size_t)(rows * lds) * sizeof(float));
+            float *dst = malloc((size_t)(drows * ldd) * sizeof(float));
+            REQUIRE(src && dst);
+            for (int64_t k = 0; k < rows * lds; k++) src[k] = (float)k + 1.0f;
+            for (int64_t k = 0; k < drows * ldd; k++) dst[k] = -1.0f;
+            if (gap) mt_k_transpose_runs(dst, ldd, src, lds, rows, cols, run, gap, zero_rows);
+            else mt_k_transpose(dst, ldd, src, lds, rows, cols);
+            int bad = 0;
+            for (int64_t r = 0; r < drows; r++)
+                for (int64_t i = 0; i < ldd; i++) {
+                    const int64_t j = r - r / (run + gap) * gap; /* the column placed at row r, if any */
+                    const bool placed = i < written && r % (run + gap) < run && j < cols;
+                    const float want = !placed ? -1.0f : i < rows ? src[i * lds + j] : 0.0f;
+                    bad += dst[r * ldd + i] != want;
+                }
+            CHECK_MSG(bad == 0, "shape %zu (%lld x %lld, run %lld, gap %lld, zero rows %d): %d elements wrong", c,
+                      (long long)rows, (long long)cols, (long long)run, (long long)gap, zero_rows, bad);
+            free(src);
+            free(dst);
+        }
 }
 
 MT_TEST(small_gemm_matches_reference) {

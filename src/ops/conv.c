@@ -391,7 +391,8 @@ static bool weight_grad_shifted(mt_ctx *ctx, const mt_window *g, int64_t O, cons
         for (int64_t n = 0; n < g->N; n++) {
             shifted_fill(g, &sp, x + n * d.CHW, xp);
             const float *go = gout + n * O * d.P;
-            mt_k_transpose_runs(dt, OP, go, d.P, O, d.P, g->OW, sp.WQ - g->OW); /* rows onto the grid */
+            /* rows onto the grid; columns O..OP of dt zero */
+            mt_k_transpose_runs(dt, OP, go, d.P, O, d.P, g->OW, sp.WQ - g->OW, true);
             mt_k_gemm_nn_add_indirect_a(d.K, OP, sp.NPAD, xp, boff, dt, OP, part, OP);
         }
         /* dW's rows shared out, each element summing the partials in thread order. */

@@ -231,17 +231,19 @@ void mt_k_gemm_threaded(bool trans_a, int64_t M, int64_t N, int64_t K, const flo
  * * gap: eight by eight through an in-register transpose (three rounds of shuffles), each
  * of the eight columns stored at its own row; the edges one by one. */
 void mt_k_transpose_runs(float *restrict dst, int64_t ldd, const float *restrict src, int64_t lds, int64_t rows,
-                         int64_t cols, int64_t run, int64_t gap) {
-    const int64_t r8 = rows / 8 * 8, c8 = cols / 8 * 8;
+                         int64_t cols, int64_t run, int64_t gap, bool zero_rows) {
+    /* With zero_rows a last partial block of rows is read as eight, zeros past the last. */
+    const int64_t r8 = zero_rows ? (rows + 7) / 8 * 8 : rows / 8 * 8, c8 = cols / 8 * 8;
+    const mt_v8u zero = {0};
     for (int64_t j = 0; j < c8; j += 8) {
         float *d[8];
         for (int k = 0; k < 8; k++) d[k] = dst + (j + k + (j + k) / run * gap) * ldd;
         for (int64_t i = 0; i < r8; i += 8) {
             const float *s0 = src + i * lds + j;
-            const mt_v8u r0 = *(const mt_v8u *)s0, r1 = *(const mt_v8u *)(s0 + lds),
-                         r2 = *(const mt_v8u *)(s0 + 2 * lds), r3 = *(const mt_v8u *)(s0 + 3 * lds),
-                         r4 = *(const mt_v8u *)(s0 + 4 * lds), r5 = *(const mt_v8u *)(s0 + 5 * lds),
-                         r6 = *(const mt_v8u *)(s0 + 6 * lds), r7 = *(const mt_v8u *)(s0 + 7 * lds);
+#define ROW(k) (i + (k) < rows ? *(const mt_v8u *)(s0 + (k) * lds) : zero)
+            const mt_v8u r0 = ROW(0), r1 = ROW(1), r2 = ROW(2), r3 = ROW(3), r4 = ROW(4), r5 = ROW(5), r6 = ROW(6),
+                         r7 = ROW(7);
+#undef ROW
 #define LO_PAIRS(a, b) __builtin_shufflevector(a, b, 0, 8, 1, 9, 4, 12, 5, 13)
 #define HI_PAIRS(a, b) __builtin_shufflevector(a, b, 2, 10, 3, 11, 6, 14, 7, 15)
 #define LO_QUADS(a, b) __builtin_shufflevector(a, b, 0, 1, 8, 9, 4, 5, 12, 13)
@@ -268,11 +270,13 @@ void mt_k_transpose_runs(float *restrict dst, int64_t ldd, const float *restrict
 #undef HI_HALF
         }
     }
-    for (int64_t i = 0; i < rows; i++)
-        for (int64_t j = i < r8 ? c8 : 0; j < cols; j++) dst[(j + j / run * gap) * ldd + i] = src[i * lds + j];
+    for (int64_t i = 0; i < r8; i++)
+        for (int64_t j = c8; j < cols; j++) dst[(j + j / run * gap) * ldd + i] = i < rows ? src[i * lds + j] : 0.0f;
+    for (int64_t i = r8; i < rows; i++)
+        for (int64_t j = 0; j < cols; j++) dst[(j + j / run * gap) * ldd + i] = src[i * lds + j];
 }
 
 void mt_k_transpose(float *restrict dst, int64_t ldd, const float *restrict src, int64_t lds, int64_t rows,
                     int64_t cols) {
-    mt_k_transpose_runs(dst, ldd, src, lds, rows, cols, cols > 0 ? cols : 1, 0);
+    mt_k_transpose_runs(dst, ldd, src, lds, rows, cols, cols > 0 ? cols : 1, 0, false);
 }

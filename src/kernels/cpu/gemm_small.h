@@ -42,7 +42,9 @@ void mt_k_gemm_threaded(bool trans_a, int64_t M, int64_t N, int64_t K, const flo
 void mt_k_transpose(float *restrict dst, int64_t ldd, const float *restrict src, int64_t lds, int64_t rows,
                     int64_t cols);
 /* The same with column j at dst's row j + (j / run) * gap: a gap after every run of
- * columns (an image's rows onto a padded grid), still 8 x 8 blocks across the runs. */
+ * columns (an image's rows onto a padded grid), still 8 x 8 blocks across the runs. With
+ * zero_rows, dst's rows are written up to rows rounded up to 8 (ldd must allow it), zeros
+ * past src's last row: fewer than 8 rows (lenet's 6 channels) still go by blocks. */
 void mt_k_transpose_runs(float *restrict dst, int64_t ldd, const float *restrict src, int64_t lds, int64_t rows,
-                         int64_t cols, int64_t run, int64_t gap);
+                         int64_t cols, int64_t run, int64_t gap, bool zero_rows);
 #endif

@@ -70,43 +70,43 @@ static mt_tensor *batch_norm(mt_ctx *ctx, const char *name, mt_tensor *x, mt_ten
     mt_share share = {0}; /* each channel whole on one thread: the same sums on either */
 #pragma omp parallel if (x->numel > (1 << 15))
     {
-    mt_share_it it = mt_share_begin(&share, C);
-    for (int64_t c; (c = mt_share_next(&it)) >= 0;) {
-        double m, var;
-        if (p.training) {
-            /* One pass in double, sum and sum of squares: var = E[x^2] - mean^2 loses
-             * about (mean / std)^2 of double's 16 digits, far below float's. The sums are
-             * vectorised (partial sums per lane: an order of its own, fixed). */
-            double sum = 0.0, sq = 0.0;
-            for (int64_t n = 0; n < N; n++) {
-                const float *xs = x->data + (n * C + c) * S;
+        mt_share_it it = mt_share_begin(&share, C);
+        for (int64_t c; (c = mt_share_next(&it)) >= 0;) {
+            double m, var;
+            if (p.training) {
+                /* One pass in double, sum and sum of squares: var = E[x^2] - mean^2 loses
+                 * about (mean / std)^2 of double's 16 digits, far below float's. The sums are
+                 * vectorised (partial sums per lane: an order of its own, fixed). */
+                double sum = 0.0, sq = 0.0;
+                for (int64_t n = 0; n < N; n++) {
+                    const float *xs = x->data + (n * C + c) * S;
 #pragma omp simd reduction(+ : sum, sq)
-                for (int64_t k = 0; k < S; k++) {
-                    const double v = xs[k];
-                    sum += v;
-                    sq += v * v;
+                    for (int64_t k = 0; k < S; k++) {
+                        const double v = xs[k];
+                        sum += v;
+                        sq += v * v;
+                    }
                 }
+                m = sum / (double)M;
+                var = sq / (double)M - m * m;
+                if (var < 0.0) var = 0.0;
+                if (p.running_mean) {
+                    float *rm = p.running_mean->data + c, *rv = p.running_var->data + c;
+                    *rm = (float)((1.0 - p.momentum) * *rm + p.momentum * m);
+                    *rv = (float)((1.0 - p.momentum) * *rv + p.momentum * var * (double)M / (double)(M - 1));
+                }
+            } else {
+                m = p.running_mean->data[c];
+                var = p.running_var->data[c];
             }
-            m = sum / (double)M;
-            var = sq / (double)M - m * m;
-            if (var < 0.0) var = 0.0;
-            if (p.running_mean) {
-                float *rm = p.running_mean->data + c, *rv = p.running_var->data + c;
-                *rm = (float)((1.0 - p.momentum) * *rm + p.momentum * m);
-                *rv = (float)((1.0 - p.momentum) * *rv + p.momentum * var * (double)M / (double)(M - 1));
+            mean[c] = (float)m;
+            float scale, shift;
+            mt_bn_affine(mean[c], var, p.eps, weight, bias, c, &invstd[c], &scale, &shift);
+            for (int64_t n = 0; n < N; n++) {
+                const int64_t at = (n * C + c) * S;
+                normalise_plane(x->data + at, res ? res->data + at : NULL, relu, scale, shift, S, out->data + at);
             }
-        } else {
-            m = p.running_mean->data[c];
-            var = p.running_var->data[c];
         }
-        mean[c] = (float)m;
-        float scale, shift;
-        mt_bn_affine(mean[c], var, p.eps, weight, bias, c, &invstd[c], &scale, &shift);
-        for (int64_t n = 0; n < N; n++) {
-            const int64_t at = (n * C + c) * S;
-            normalise_plane(x->data + at, res ? res->data + at : NULL, relu, scale, shift, S, out->data + at);
-        }
-    }
     }
     *s = (bn_saved){mean, invstd, C, S, p.training};
     /* The plain op keeps its inputs as before (trailing NULLs dropped); the fused one all four. */
@@ -187,30 +187,30 @@ void mt_batch_norm_backward(mt_ctx *ctx, mt_node *node) {
     mt_share share = {0};
 #pragma omp parallel if (x->numel > (1 << 15))
     {
-    mt_share_it it = mt_share_begin(&share, C);
-    for (int64_t c; (c = mt_share_next(&it)) >= 0;) {
-        const float mean = s->mean[c], invstd = s->invstd[c];
-        double sum_dy = 0.0, sum_dy_xhat = 0.0;
-        for (int64_t n = 0; n < N; n++) { /* inlined with the mask or with NULL: two loops */
-            const int64_t at = (n * C + c) * S;
-            if (y) plane_sums(y + at, dy + at, x->data + at, mean, invstd, S, &sum_dy, &sum_dy_xhat);
-            else plane_sums(NULL, dy + at, x->data + at, mean, invstd, S, &sum_dy, &sum_dy_xhat);
+        mt_share_it it = mt_share_begin(&share, C);
+        for (int64_t c; (c = mt_share_next(&it)) >= 0;) {
+            const float mean = s->mean[c], invstd = s->invstd[c];
+            double sum_dy = 0.0, sum_dy_xhat = 0.0;
+            for (int64_t n = 0; n < N; n++) { /* inlined with the mask or with NULL: two loops */
+                const int64_t at = (n * C + c) * S;
+                if (y) plane_sums(y + at, dy + at, x->data + at, mean, invstd, S, &sum_dy, &sum_dy_xhat);
+                else plane_sums(NULL, dy + at, x->data + at, mean, invstd, S, &sum_dy, &sum_dy_xhat);
+            }
+            if (gw) w->grad[c] += (float)sum_dy_xhat;
+            if (gb) b->grad[c] += (float)sum_dy;
+            const float gamma = w ? w->data[c] : 1.0f;
+            /* dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)) in training */
+            const float a = (float)(sum_dy / M), bcoef = (float)(sum_dy_xhat / M);
+            for (int64_t n = 0; n < N; n++) {
+                const int64_t at = (n * C + c) * S;
+                float *dx = gx ? x->grad + at : NULL, *dr = gr ? res->grad + at : NULL;
+                if (y)
+                    backward_plane(y + at, dy + at, x->data + at, mean, invstd, gamma, a, bcoef, S, dx, assign, dr,
+                                   assign_res, s->training);
+                else
+                    backward_plane(NULL, dy + at, x->data + at, mean, invstd, gamma, a, bcoef, S, dx, assign, NULL,
+                                   false, s->training);
+            }
         }
-        if (gw) w->grad[c] += (float)sum_dy_xhat;
-        if (gb) b->grad[c] += (float)sum_dy;
-        const float gamma = w ? w->data[c] : 1.0f;
-        /* dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)) in training */
-        const float a = (float)(sum_dy / M), bcoef = (float)(sum_dy_xhat / M);
-        for (int64_t n = 0; n < N; n++) {
-            const int64_t at = (n * C + c) * S;
-            float *dx = gx ? x->grad + at : NULL, *dr = gr ? res->grad + at : NULL;
-            if (y)
-                backward_plane(y + at, dy + at, x->data + at, mean, invstd, gamma, a, bcoef, S, dx, assign, dr,
-                               assign_res, s->training);
-            else
-                backward_plane(NULL, dy + at, x->data + at, mean, invstd, gamma, a, bcoef, S, dx, assign, NULL, false,
-                               s->training);
-        }
-    }
     }
 }

@@ -177,27 +177,12 @@ static void shifted_fill(const mt_window *g, const shifted_plan *s, const float 
     }
 }
 
-static void relu_row(float *dst, const float *src, int64_t n) { /* in place too */
-    for (int64_t k = 0; k < n; k++) dst[k] = src[k] > 0.0f ? src[k] : 0.0f; /* as mt_relu */
-}
-
-/* dst = relu?(src + res): a residual block's add and ReLU on the conv's store, the sum
- * rounded once as mt_add's, then clamped as mt_relu (in place too). */
-static void add_row(float *dst, const float *src, const float *res, int64_t n, bool relu) {
-    if (relu)
-        for (int64_t k = 0; k < n; k++) {
-            const float v = src[k] + res[k];
-            dst[k] = v > 0.0f ? v : 0.0f;
-        }
-    else
-        for (int64_t k = 0; k < n; k++) dst[k] = src[k] + res[k];
-}
-
-/* One row of a conv's output out of its padded grid: dst (n floats) = relu?(src (+ res)) as
- * st says, or dst += src (MT_CONV_ADD), each element as relu_row, add_row and
- * mt_k_copy_row make it, eight at a time. With spill the last eight run on past n (reading
- * src and res past the row, writing dst's next row, which is written after); otherwise
- * the row's tail goes one element at a time (at OW = 7, all of it). ADD never spills. */
+/* dst (n floats) = relu?(src (+ res)) as st says, or dst += src (MT_CONV_ADD), eight at a
+ * time (in place too): a row of a conv's output out of its padded grid, or a whole image's
+ * residual add and ReLU. The sum is rounded once as mt_add's, then clamped as mt_relu's.
+ * With spill the last eight run on past n (reading src and res past the row, writing
+ * dst's next row, which is written after); otherwise the tail goes one element at a time
+ * (at OW = 7, all of the row). ADD never spills. */
 static inline __attribute__((always_inline)) void store_row(float *dst, const float *src, const float *res, int64_t n,
                                                             mt_conv_store st, bool spill) {
     typedef int32_t v8i __attribute__((vector_size(32), aligned(4), may_alias));
@@ -289,8 +274,8 @@ static bool forward_im2col(mt_ctx *ctx, const mt_window *g, int64_t groups, cons
         for (int64_t gi = 0; gi < groups; gi++)
             mt_k_gemm_nn(d->Og, d->P, d->K, w + gi * d->Og * d->K, d->K, col + gi * d->K * d->P, d->P,
                          bias ? bias + gi * d->Og : NULL, o + gi * d->Og * d->P, d->P);
-        if (res) add_row(o, o, res + n * d->O * d->P, d->O * d->P, relu);
-        else if (relu) relu_row(o, o, d->O * d->P);
+        if (res) store_row(o, o, res + n * d->O * d->P, d->O * d->P, relu ? MT_CONV_STORE_RELU : MT_CONV_STORE, false);
+        else if (relu) store_row(o, o, NULL, d->O * d->P, MT_CONV_STORE_RELU, false);
     }
     return true;
 }
@@ -348,8 +333,9 @@ static bool forward_winograd(mt_ctx *ctx, const mt_window *g, int64_t O, const f
             float *img = out + n * OP;
             shifted_fill(&phases, &sp, x + n * CHW, xp);
             mt_k_winograd_image(&wp, xp, U, bias, xp + in_floats, img, store == MT_CONV_ADD);
-            if (res) add_row(img, img, res + n * OP, OP, store == MT_CONV_STORE_RELU);
-            else if (store == MT_CONV_STORE_RELU) relu_row(img, img, OP);
+            const bool relu = store == MT_CONV_STORE_RELU;
+            if (res) store_row(img, img, res + n * OP, OP, relu ? MT_CONV_STORE_RELU : MT_CONV_STORE, false);
+            else if (relu) store_row(img, img, NULL, OP, MT_CONV_STORE_RELU, false);
         }
     }
     return true;

@@ -53,6 +53,15 @@ typedef int32_t pool_i8 __attribute__((vector_size(32)));
 typedef float pool_v8u __attribute__((vector_size(32), aligned(4), may_alias));
 typedef int32_t pool_i8u __attribute__((vector_size(32), aligned(4), may_alias));
 
+/* One step of a vector scan: each lane of v replaces the lane's best when greater or NaN
+ * (so the first of equals stays, and a NaN wins until a later NaN), and its index v_at
+ * replaces at along with it when at is given. */
+static inline __attribute__((always_inline)) void keep_best(pool_v8 *best, pool_i8 *at, pool_v8 v, pool_i8 v_at) {
+    const pool_i8 take = (v > *best) | (v != v);
+    *best = (pool_v8)(((pool_i8)v & take) | ((pool_i8)*best & ~take));
+    if (at) *at = (v_at & take) | (*at & ~take);
+}
+
 /* Outputs [ow_lo, ow_hi) (at least 8) of one row of stride-1 windows, 8 at a time, their
  * window rows i0 to i1 - 1 (all KW columns): the elements in max_pool_checked's order,
  * each compared for 8 outputs with the running best and its index held in registers (a
@@ -71,10 +80,7 @@ static inline __attribute__((always_inline)) void max_pool_run8(int64_t i0, int6
         for (int64_t i = i0; i < i1; i++)
             for (int64_t j = (i == i0); j < KW; j++) {
                 const int64_t off = at0 + i * W + j;
-                const pool_v8 v = *(const pool_v8u *)(in + off);
-                const pool_i8 take = (v > best) | (v != v);
-                best = (pool_v8)(((pool_i8)v & take) | ((pool_i8)best & ~take));
-                at = ((lane + (int32_t)off) & take) | (at & ~take);
+                keep_best(&best, &at, *(const pool_v8u *)(in + off), lane + (int32_t)off);
             }
         *(pool_v8u *)(yr + o) = best;
         *(pool_i8u *)(ar + o) = at;
@@ -132,12 +138,8 @@ static inline __attribute__((always_inline)) void max_pool_padded_plane(const mt
             const int64_t o = ow + 8 <= OW ? ow : OW - 8, at0 = (r - g->PH) * W + o - g->PW;
             pool_v8 best = *(const pool_v8u *)(buf + r * WP + o);
             pool_i8 at = lane + (int32_t)at0;
-            for (int64_t j = 1; j < KW; j++) {
-                const pool_v8 v = *(const pool_v8u *)(buf + r * WP + o + j);
-                const pool_i8 take = (v > best) | (v != v);
-                best = (pool_v8)(((pool_i8)v & take) | ((pool_i8)best & ~take));
-                if (hi) at = ((lane + (int32_t)(at0 + j)) & take) | (at & ~take);
-            }
+            for (int64_t j = 1; j < KW; j++)
+                keep_best(&best, hi ? &at : NULL, *(const pool_v8u *)(buf + r * WP + o + j), lane + (int32_t)(at0 + j));
             *(pool_v8u *)(hv + r * OW + o) = best;
             if (hi) *(pool_i8u *)(hi + r * OW + o) = at;
         }
@@ -150,10 +152,9 @@ static inline __attribute__((always_inline)) void max_pool_padded_plane(const mt
             pool_i8 at = {0};
             if (hi) at = *(const pool_i8u *)(hi + oh * OW + o);
             for (int64_t i = 1; i < KH; i++) {
-                const pool_v8 v = *(const pool_v8u *)(hv + (oh + i) * OW + o);
-                const pool_i8 take = (v > best) | (v != v);
-                best = (pool_v8)(((pool_i8)v & take) | ((pool_i8)best & ~take));
-                if (hi) at = (*(const pool_i8u *)(hi + (oh + i) * OW + o) & take) | (at & ~take);
+                pool_i8 row_at = {0};
+                if (hi) row_at = *(const pool_i8u *)(hi + (oh + i) * OW + o);
+                keep_best(&best, hi ? &at : NULL, *(const pool_v8u *)(hv + (oh + i) * OW + o), row_at);
             }
             *(pool_v8u *)(y + oh * OW + o) = best;
             if (argmax) {

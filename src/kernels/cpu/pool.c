@@ -55,12 +55,15 @@ typedef int32_t pool_i8u __attribute__((vector_size(32), aligned(4), may_alias))
 
 /* One step of a vector scan: each lane of v replaces the lane's best when greater or NaN
  * (so the first of equals stays, and a NaN wins until a later NaN), and its index v_at
- * replaces at along with it when at is given. */
-static inline __attribute__((always_inline)) void keep_best(pool_v8 *best, pool_i8 *at, pool_v8 v, pool_i8 v_at) {
-    const pool_i8 take = (v > *best) | (v != v);
-    *best = (pool_v8)(((pool_i8)v & take) | ((pool_i8)*best & ~take));
-    if (at) *at = (v_at & take) | (*at & ~take);
-}
+ * replaces at's lane along with it when index is true. A macro, not a function: without AVX,
+ * passing a 32-byte vector by value would cross a different ABI (gemm_small.c's LOAD8). */
+#define KEEP_BEST(best, at, index, v, v_at)                                            \
+    do {                                                                               \
+        const pool_v8 v_ = (v);                                                        \
+        const pool_i8 take_ = (v_ > (best)) | (v_ != v_);                              \
+        (best) = (pool_v8)(((pool_i8)v_ & take_) | ((pool_i8)(best) & ~take_));        \
+        if (index) (at) = ((v_at) & take_) | ((at) & ~take_);                          \
+    } while (0)
 
 /* Outputs [ow_lo, ow_hi) (at least 8) of one row of stride-1 windows, 8 at a time, their
  * window rows i0 to i1 - 1 (all KW columns): the elements in max_pool_checked's order,
@@ -80,7 +83,7 @@ static inline __attribute__((always_inline)) void max_pool_run8(int64_t i0, int6
         for (int64_t i = i0; i < i1; i++)
             for (int64_t j = (i == i0); j < KW; j++) {
                 const int64_t off = at0 + i * W + j;
-                keep_best(&best, &at, *(const pool_v8u *)(in + off), lane + (int32_t)off);
+                KEEP_BEST(best, at, true, *(const pool_v8u *)(in + off), lane + (int32_t)off);
             }
         *(pool_v8u *)(yr + o) = best;
         *(pool_i8u *)(ar + o) = at;
@@ -139,7 +142,7 @@ static inline __attribute__((always_inline)) void max_pool_padded_plane(const mt
             pool_v8 best = *(const pool_v8u *)(buf + r * WP + o);
             pool_i8 at = lane + (int32_t)at0;
             for (int64_t j = 1; j < KW; j++)
-                keep_best(&best, hi ? &at : NULL, *(const pool_v8u *)(buf + r * WP + o + j), lane + (int32_t)(at0 + j));
+                KEEP_BEST(best, at, hi != NULL, *(const pool_v8u *)(buf + r * WP + o + j), lane + (int32_t)(at0 + j));
             *(pool_v8u *)(hv + r * OW + o) = best;
             if (hi) *(pool_i8u *)(hi + r * OW + o) = at;
         }
@@ -154,7 +157,7 @@ static inline __attribute__((always_inline)) void max_pool_padded_plane(const mt
             for (int64_t i = 1; i < KH; i++) {
                 pool_i8 row_at = {0};
                 if (hi) row_at = *(const pool_i8u *)(hi + (oh + i) * OW + o);
-                keep_best(&best, hi ? &at : NULL, *(const pool_v8u *)(hv + (oh + i) * OW + o), row_at);
+                KEEP_BEST(best, at, hi != NULL, *(const pool_v8u *)(hv + (oh + i) * OW + o), row_at);
             }
             *(pool_v8u *)(y + oh * OW + o) = best;
             if (argmax) {

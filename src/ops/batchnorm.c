@@ -9,6 +9,7 @@
  * It saves the separate ops' passes over the tensor (an add reads two and writes one, a
  * ReLU reads one and writes one, and the same again backward). */
 #include "core/share.h"
+#include "kernels/cpu/norm.h"
 #include "ops/internal.h"
 
 #include <math.h>
@@ -74,22 +75,21 @@ static mt_tensor *batch_norm(mt_ctx *ctx, const char *name, mt_tensor *x, mt_ten
         for (int64_t c; (c = mt_share_next(&it)) >= 0;) {
             double m, var;
             if (p.training) {
-                /* One pass in double, sum and sum of squares: var = E[x^2] - mean^2 loses
-                 * about (mean / std)^2 of double's 16 digits, far below float's. The sums are
-                 * vectorised (partial sums per lane: an order of its own, fixed). */
-                double sum = 0.0, sq = 0.0;
+                /* Each plane's sum and squared deviations in float (kernels/cpu/norm.h), the
+                 * planes then merged in double as Chan et al. merge partial variances: the
+                 * mean so far moves by delta * S / total, and the squares gain the planes'
+                 * own plus delta^2 * count * S / total. No E[x^2] - mean^2 cancellation. */
+                double count = 0.0, mean_d = 0.0, m2 = 0.0;
                 for (int64_t n = 0; n < N; n++) {
-                    const float *xs = x->data + (n * C + c) * S;
-#pragma omp simd reduction(+ : sum, sq)
-                    for (int64_t k = 0; k < S; k++) {
-                        const double v = xs[k];
-                        sum += v;
-                        sq += v * v;
-                    }
+                    float ps, pq;
+                    mt_k_plane_moments(x->data + (n * C + c) * S, S, &ps, &pq);
+                    const double total = count + (double)S, delta = (double)ps / (double)S - mean_d;
+                    mean_d += delta * (double)S / total;
+                    m2 += (double)pq + delta * delta * count * (double)S / total;
+                    count = total;
                 }
-                m = sum / (double)M;
-                var = sq / (double)M - m * m;
-                if (var < 0.0) var = 0.0;
+                m = mean_d;
+                var = m2 / (double)M;
                 if (p.running_mean) {
                     float *rm = p.running_mean->data + c, *rv = p.running_var->data + c;
                     *rm = (float)((1.0 - p.momentum) * *rm + p.momentum * m);
@@ -133,22 +133,6 @@ static inline __attribute__((always_inline)) float masked(const float *y, const 
     return y && !(y[k] > 0.0f) ? 0.0f : gk;
 }
 
-/* One plane's share of its channel's sums of dy and dy * xhat (masked as above), added in
- * vector lanes and then to the running sums, in the order of a reduction over them. */
-static inline __attribute__((always_inline)) void plane_sums(const float *ys, const float *g, const float *xs,
-                                                             float mean, float invstd, int64_t S, double *sum_dy,
-                                                             double *sum_dy_xhat) {
-    double s = *sum_dy, q = *sum_dy_xhat;
-#pragma omp simd reduction(+ : s, q)
-    for (int64_t k = 0; k < S; k++) {
-        const float gk = masked(ys, g, k);
-        s += gk;
-        q += (double)gk * (xs[k] - mean) * invstd;
-    }
-    *sum_dy = s;
-    *sum_dy_xhat = q;
-}
-
 /* One plane's dx (NULL: none; stored when assign, else added to) and the residual's
  * gradient dr (likewise), from its channel's a = mean(dy) and b = mean(dy * xhat) in
  * training; in evaluation dx = gamma * invstd * dy. */
@@ -190,12 +174,16 @@ void mt_batch_norm_backward(mt_ctx *ctx, mt_node *node) {
         mt_share_it it = mt_share_begin(&share, C);
         for (int64_t c; (c = mt_share_next(&it)) >= 0;) {
             const float mean = s->mean[c], invstd = s->invstd[c];
-            double sum_dy = 0.0, sum_dy_xhat = 0.0;
-            for (int64_t n = 0; n < N; n++) { /* inlined with the mask or with NULL: two loops */
+            /* The sums of dy and dy * (x - mean) per plane in float, over the planes in double. */
+            double sum_dy = 0.0, sum_dy_xm = 0.0;
+            for (int64_t n = 0; n < N; n++) {
                 const int64_t at = (n * C + c) * S;
-                if (y) plane_sums(y + at, dy + at, x->data + at, mean, invstd, S, &sum_dy, &sum_dy_xhat);
-                else plane_sums(NULL, dy + at, x->data + at, mean, invstd, S, &sum_dy, &sum_dy_xhat);
+                float pg, pgx;
+                mt_k_plane_grad_sums(y ? y + at : NULL, dy + at, x->data + at, mean, S, &pg, &pgx);
+                sum_dy += pg;
+                sum_dy_xm += pgx;
             }
+            const double sum_dy_xhat = sum_dy_xm * invstd;
             if (gw) w->grad[c] += (float)sum_dy_xhat;
             if (gb) b->grad[c] += (float)sum_dy;
             const float gamma = w ? w->data[c] : 1.0f;

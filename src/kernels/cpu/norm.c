@@ -3,6 +3,7 @@
 #include "kernels/cpu/norm.h"
 
 #include <math.h>
+#include <stddef.h>
 
 #include "kernels/cpu/vecmath.h"
 
@@ -88,6 +89,90 @@ void mt_k_layer_norm_backward(int64_t M, int64_t D, const float *x, const float 
             if (db) db[k0 + i] += (float)sb[i];
         }
     }
+}
+
+typedef float v8f __attribute__((vector_size(32), aligned(4), may_alias));
+typedef int32_t v8i __attribute__((vector_size(32), aligned(4), may_alias));
+
+/* The eight lanes of acc (a v8f) added in a fixed tree, into the float named by out. A
+ * macro, not a function: 32-byte vectors are not passed by value (gemm_small.c's LOAD8). */
+#define LANES_SUM(out, acc)                                                                     \
+    do {                                                                                       \
+        float t_[8];                                                                           \
+        *(v8f *)t_ = (acc);                                                                    \
+        (out) = ((t_[0] + t_[1]) + (t_[2] + t_[3])) + ((t_[4] + t_[5]) + (t_[6] + t_[7]));    \
+    } while (0)
+
+void mt_k_plane_moments(const float *x, int64_t n, float *sum, float *m2) {
+    v8f a = {0}, b = {0};
+    int64_t k = 0;
+    for (; k + 16 <= n; k += 16) {
+        a += *(const v8f *)(x + k);
+        b += *(const v8f *)(x + k + 8);
+    }
+    if (k + 8 <= n) a += *(const v8f *)(x + k), k += 8;
+    float s;
+    LANES_SUM(s, a + b);
+    for (; k < n; k++) s += x[k];
+    const float m = s / (float)n;
+    const v8f mv = (v8f){0} + m;
+    a = b = (v8f){0};
+    for (k = 0; k + 16 <= n; k += 16) {
+        const v8f d0 = *(const v8f *)(x + k) - mv, d1 = *(const v8f *)(x + k + 8) - mv;
+        a += d0 * d0;
+        b += d1 * d1;
+    }
+    if (k + 8 <= n) {
+        const v8f d = *(const v8f *)(x + k) - mv;
+        a += d * d;
+        k += 8;
+    }
+    float q;
+    LANES_SUM(q, a + b);
+    for (; k < n; k++) q += (x[k] - m) * (x[k] - m);
+    *sum = s;
+    *m2 = q;
+}
+
+/* Eight of g from at, zeroed where mask is not positive (NaN included) when mask is given. */
+#define MASKED8(mask, g, at)                                                                       \
+    ((mask) ? (v8f)((v8i) * (const v8f *)((g) + (at)) & (v8i)(*(const v8f *)((mask) + (at)) > (v8f){0})) \
+            : *(const v8f *)((g) + (at)))
+
+static inline __attribute__((always_inline)) void grad_sums(const float *mask, const float *g, const float *x,
+                                                            float mean, int64_t n, float *sum_g, float *sum_gx) {
+    const v8f mv = (v8f){0} + mean;
+    v8f s0 = {0}, s1 = {0}, q0 = {0}, q1 = {0};
+    int64_t k = 0;
+    for (; k + 16 <= n; k += 16) {
+        const v8f g0 = MASKED8(mask, g, k), g1 = MASKED8(mask, g, k + 8);
+        s0 += g0;
+        s1 += g1;
+        q0 += g0 * (*(const v8f *)(x + k) - mv);
+        q1 += g1 * (*(const v8f *)(x + k + 8) - mv);
+    }
+    if (k + 8 <= n) {
+        const v8f g0 = MASKED8(mask, g, k);
+        s0 += g0;
+        q0 += g0 * (*(const v8f *)(x + k) - mv);
+        k += 8;
+    }
+    float s, q;
+    LANES_SUM(s, s0 + s1);
+    LANES_SUM(q, q0 + q1);
+    for (; k < n; k++) {
+        const float gk = mask && !(mask[k] > 0.0f) ? 0.0f : g[k];
+        s += gk;
+        q += gk * (x[k] - mean);
+    }
+    *sum_g = s;
+    *sum_gx = q;
+}
+
+void mt_k_plane_grad_sums(const float *mask, const float *g, const float *x, float mean, int64_t n, float *sum_g,
+                          float *sum_gx) {
+    if (mask) grad_sums(mask, g, x, mean, n, sum_g, sum_gx);
+    else grad_sums(NULL, g, x, mean, n, sum_g, sum_gx);
 }
 
 #define SQRT_2_OVER_PI 0.7978845608028654f

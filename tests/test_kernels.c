@@ -3,6 +3,7 @@
 #include "kernels/cpu/gemm_small.h"
 #include "kernels/cpu/im2col.h"
 #include "kernels/cpu/pool.h"
+#include "kernels/cpu/winograd.h"
 #include "mytorch/core.h"
 #include "mytorch/ops.h"
 #include "test.h"
@@ -235,10 +236,25 @@ MT_TEST(small_gemm_matches_reference) {
     }
 }
 
+/* Which Winograd tile the plan picks: 4 where it saves a third of the products and its
+ * stride-4 phases fit (sides of 0 or 3 mod 4), else 2; the weight gradient asks for 2. */
+MT_TEST(winograd_plan_picks_its_tile) {
+    CHECK(mt_k_winograd_plan(16, 16, 28, 28, 0).tile == 4);
+    CHECK(mt_k_winograd_plan(16, 20, 23, 12, 0).tile == 4);
+    CHECK(mt_k_winograd_plan(32, 32, 14, 14, 0).tile == 2); /* 24 x 36 products against 56 x 16 */
+    CHECK(mt_k_winograd_plan(64, 64, 7, 7, 0).tile == 2);   /* 8 x 36 against 24 x 16: not a third */
+    CHECK(mt_k_winograd_plan(16, 16, 26, 26, 0).tile == 2); /* 26 = 2 mod 4 */
+    CHECK(mt_k_winograd_plan(16, 16, 28, 28, 2).tile == 2);
+    const mt_winograd_plan p = mt_k_winograd_plan(16, 16, 28, 28, 0);
+    CHECK(p.TH == 7 && p.WQ == 8 && p.NT == 56 && mt_k_winograd_products(&p) == 36 * 56);
+    CHECK(p.phase % 512 != 0 && p.phase >= p.C * p.plane);
+}
+
 /* conv2d's fast paths against the definition in double: the output with its bias, and dx
  * and dW of sum(y * r). Winograd's (3x3, stride 1, padding 1, 16 or more channels on both
  * sides, images of 9 or more pixels a side: src/ops/conv.c winograd_ok; its weight
- * gradient from 32 channels), whose odd sizes leave partial tiles both ways, and the strided convolutions' dx by stride phases
+ * gradient from 32 channels), F(4x4, 3x3) at 28x28 and two sizes of 3 mod 4, whose odd
+ * sizes leave partial tiles both ways, and the strided convolutions' dx by stride phases
  * (input_grad_phases): resnet8's, odd sizes, a stride larger than the window (a phase
  * that no tap reaches), strides with dilation and unequal padding. dx is checked both
  * stored (a new gradient of an arena tensor) and added (a persistent tensor's, on the
@@ -260,7 +276,9 @@ static int off_by_more(const float *got, const double *ref, const double *mag, i
 
 MT_TEST(conv_fast_paths_match_their_definition) {
     const conv_case cases[] = {
-        {2, 16, 16, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1}, /* Winograd: resnet8's block1 */
+        {2, 16, 16, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1}, /* Winograd F(4x4, 3x3): resnet8's block1 */
+        {1, 16, 20, 23, 12, 3, 3, 1, 1, 1, 1, 1, 1}, /* F(4x4, 3x3) with partial tiles (23 = 3 mod 4) */
+        {1, 24, 16, 27, 31, 3, 3, 1, 1, 1, 1, 1, 1},
         {2, 16, 24, 9, 13, 3, 3, 1, 1, 1, 1, 1, 1},  /* odd sizes */
         {1, 24, 16, 11, 10, 3, 3, 1, 1, 1, 1, 1, 1},
         {2, 32, 32, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1}, /* and its weight gradient (32+ channels) */

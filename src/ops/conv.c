@@ -147,6 +147,21 @@ static inline __attribute__((always_inline)) void gather_columns(float *restrict
 /* One image x (C, H, W) into its zero-padded phases xp (s->xp_floats). Only the image's
  * own positions are written: the padding around them is the same for every image, so
  * the caller zeroes xp once and fills it image after image. */
+/* d_b[j] = src[4 j + b] for 4 j + b < n: a row's four stride-4 column phases. */
+static inline __attribute__((always_inline)) void split4(float *restrict d0, float *restrict d1, float *restrict d2,
+                                                         float *restrict d3, const float *restrict src, int64_t n) {
+    int64_t j = 0;
+    for (; 4 * j + 3 < n; j++) {
+        d0[j] = src[4 * j];
+        d1[j] = src[4 * j + 1];
+        d2[j] = src[4 * j + 2];
+        d3[j] = src[4 * j + 3];
+    }
+    if (4 * j < n) d0[j] = src[4 * j];
+    if (4 * j + 1 < n) d1[j] = src[4 * j + 1];
+    if (4 * j + 2 < n) d2[j] = src[4 * j + 2];
+}
+
 static void shifted_fill(const mt_window *g, const shifted_plan *s, const float *x, float *xp) {
     /* Padded row y = h + PH is row y / SH of phase row y % SH (counted along, not
      * divided); phase column b takes the image's columns w0, w0 + SW, ... with
@@ -159,6 +174,17 @@ static void shifted_fill(const mt_window *g, const shifted_plan *s, const float 
                 float *row = xp + a * 2 * s->phase + c * s->plane + q * s->WQ;
                 mt_k_deinterleave_row(row + (g->PW % 2) * s->phase + g->PW / 2,
                                       row + (1 - g->PW % 2) * s->phase + (g->PW + 1) / 2, src, g->W);
+                if (++a == g->SH) a = 0, q++;
+            }
+        return;
+    }
+    if (g->SW == 4) { /* F(4x4, 3x3)'s phases: column w, padded w + PW, to phase (w + PW) % 4 */
+        const int64_t P = g->PW, off[4] = {P % 4 * s->phase + P / 4, (P + 1) % 4 * s->phase + (P + 1) / 4,
+                                           (P + 2) % 4 * s->phase + (P + 2) / 4, (P + 3) % 4 * s->phase + (P + 3) / 4};
+        for (int64_t c = 0; c < g->C; c++)
+            for (int64_t h = 0, a = a0, q = q0; h < g->H; h++) {
+                float *row = xp + a * 4 * s->phase + c * s->plane + q * s->WQ;
+                split4(row + off[0], row + off[1], row + off[2], row + off[3], x + (c * g->H + h) * g->W, g->W);
                 if (++a == g->SH) a = 0, q++;
             }
         return;
@@ -289,18 +315,18 @@ static bool winograd_ok(const mt_window *g, int64_t groups, int64_t O) {
     if (groups != 1 || g->KH != 3 || g->KW != 3 || g->SH != 1 || g->SW != 1 || g->PH != 1 || g->PW != 1 ||
         g->DH != 1 || g->DW != 1 || g->C < WINOGRAD_MIN_CHANNELS || O < WINOGRAD_MIN_CHANNELS)
         return false;
-    /* The kernel computes 16 products for each of NT tile numbers, some of which are no
-     * tile (winograd.h); the direct product 9 per output. Only where that saves a third:
-     * resnet8's 28x28 and 14x14 layers, not its 7x7. */
-    const mt_winograd_plan wp = mt_k_winograd_plan(g->C, O, g->H, g->W);
-    return 16 * wp.NT * 3 <= 9 * g->H * g->W * 2;
+    /* The kernel computes 16 (or 36) products for each of NT tile numbers, some of which
+     * are no tile (winograd.h); the direct product 9 per output. Only where that saves a
+     * third: resnet8's 28x28 and 14x14 layers, not its 7x7. */
+    const mt_winograd_plan wp = mt_k_winograd_plan(g->C, O, g->H, g->W, 0);
+    return mt_k_winograd_products(&wp) * 3 <= 9 * g->H * g->W * 2;
 }
 
-/* The window whose shifted_fill makes the four stride-2 phases the kernel reads: g's with
- * a 2x2 stride. */
-static mt_window winograd_phases(const mt_window *g) {
+/* The window whose shifted_fill makes the phases the kernel reads: g's with the tile's
+ * stride (2x2 for F(2x2, 3x3), 4x4 for F(4x4, 3x3)). */
+static mt_window winograd_phases(const mt_window *g, const mt_winograd_plan *wp) {
     mt_window phases = *g;
-    phases.SH = phases.SW = 2;
+    phases.SH = phases.SW = wp->tile;
     return phases;
 }
 
@@ -311,13 +337,15 @@ static mt_window winograd_phases(const mt_window *g) {
  * the kernel on them. false when the arena runs out (ctx error set). */
 static bool forward_winograd(mt_ctx *ctx, const mt_window *g, int64_t O, const float *x, const float *w,
                              const float *bias, mt_conv_store store, const float *res, float *out) {
-    const mt_winograd_plan wp = mt_k_winograd_plan(g->C, O, g->H, g->W);
-    const mt_window phases = winograd_phases(g);
-    const shifted_plan sp = shifted_of(&phases);
+    const mt_winograd_plan wp = mt_k_winograd_plan(g->C, O, g->H, g->W, 0);
+    const mt_window phases = winograd_phases(g, &wp);
+    shifted_plan sp = shifted_of(&phases);
+    sp.phase = wp.phase; /* the kernel's, which may be padded */
     const int64_t in_floats = mt_k_winograd_input_floats(&wp);
     const int64_t per_thread = in_floats + mt_k_winograd_scratch_floats(&wp);
     const int64_t CHW = g->C * g->H * g->W, OP = O * g->H * g->W;
-    float *U = mt_ctx_alloc(ctx, (size_t)(16 * O * g->C) * sizeof(float));
+    const int64_t positions = (wp.tile + 2) * (wp.tile + 2);
+    float *U = mt_ctx_alloc(ctx, (size_t)(positions * O * g->C) * sizeof(float));
     float *scratch = mt_ctx_alloc(ctx, (size_t)(max_threads() * per_thread) * sizeof(float));
     if (!U || !scratch) return false;
     const mt_conv_dims d = mt_conv_dims_of(g, O, 1);
@@ -406,9 +434,10 @@ static bool winograd_wgrad_ok(const mt_window *g, int64_t groups, int64_t O) {
 
 static bool weight_grad_winograd(mt_ctx *ctx, const mt_window *g, int64_t O, const float *x, const float *gout,
                                  float *dw) {
-    const mt_winograd_plan wp = mt_k_winograd_plan(g->C, O, g->H, g->W);
-    const mt_window phases = winograd_phases(g);
-    const shifted_plan sp = shifted_of(&phases);
+    const mt_winograd_plan wp = mt_k_winograd_plan(g->C, O, g->H, g->W, 2); /* the gradient's kernel is F(2x2, 3x3)'s */
+    const mt_window phases = winograd_phases(g, &wp);
+    shifted_plan sp = shifted_of(&phases);
+    sp.phase = wp.phase; /* the kernel's, which may be padded */
     const int64_t in_floats = mt_k_winograd_input_floats(&wp), scr = mt_k_winograd_wgrad_scratch_floats(&wp);
     const int64_t per_thread = in_floats + scr + 16 * g->C * O, CHW = g->C * g->H * g->W, OP = O * g->H * g->W;
     const int nt = max_threads();

@@ -1,4 +1,5 @@
-/* Winograd's F(2x2, 3x3), one image at a time (see winograd.h). With
+/* Winograd's F(2x2, 3x3) and F(4x4, 3x3) (further down), one image at a time (see
+ * winograd.h). With
  *   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1],
  *   A^T = [1 1 1 0; 0 1 -1 -1],
  * a tile's outputs are A^T M A with M = sum over c of (G g G^T) * (B^T d B), elementwise:
@@ -23,28 +24,77 @@ typedef float v8 __attribute__((vector_size(32)));
  * of the chunk read them (the weight gradient's chunk: wgrad_chunk). */
 #define CHUNK_FLOATS (1 << 13)
 #define WGRAD_CHUNK_FLOATS (1 << 17)
+/* F(4x4, 3x3)'s chunk, in L2: its 36 GEMMs per chunk were 40% of the layer at 16 tile
+ * numbers (resnet8's 28x28 at 16 channels), 1.07 -> 0.95-1.05 ms at 56 (the whole image). */
+#define CHUNK4_FLOATS (1 << 16)
 
-mt_winograd_plan mt_k_winograd_plan(int64_t C, int64_t O, int64_t H, int64_t W) {
-    mt_winograd_plan p = {.C = C, .O = O, .OH = H, .OW = W, .TH = (H + 1) / 2, .WQ = (W + 1) / 2 + 1};
+/* Transform positions per tile: 4x4 or 6x6. */
+static int64_t positions(int64_t tile) { return (tile + 2) * (tile + 2); }
+
+static mt_winograd_plan plan_of(int64_t C, int64_t O, int64_t H, int64_t W, int64_t tile) {
+    mt_winograd_plan p = {.tile = tile, .C = C, .O = O, .OH = H, .OW = W, .TH = (H + tile - 1) / tile,
+                          .WQ = (W + tile - 1) / tile + 1};
     p.plane = (p.TH + 1) * p.WQ;
     p.phase = C * p.plane;
+    if (p.phase % 512 == 0) p.phase += 16; /* phases a multiple of 2 KiB apart share L1 sets (28x28: 4 KiB) */
     p.NT = (p.TH * p.WQ + 7) / 8 * 8;
-    p.NB = CHUNK_FLOATS / (16 * (C + O)) / 16 * 16;
+    p.NB = CHUNK_FLOATS / (positions(tile) * (C + O)) / 16 * 16;
+    if (tile == 4) p.NB = CHUNK4_FLOATS / (36 * (C + O)) / 8 * 8;
     if (p.NB < 16) p.NB = 16;
     if (p.NB > p.NT) p.NB = p.NT;
     return p;
 }
 
+int64_t mt_k_winograd_products(const mt_winograd_plan *p) { return positions(p->tile) * p->NT; }
+
+/* The stride-4 phases of the padded image (H + 2 rows) have ceil((H + 2) / 4) rows, the
+ * kernel's plane TH + 1: equal when H is 0 or 3 mod 4 (and likewise for W). */
+static bool fits_tile4(int64_t H, int64_t W) { return (H % 4 == 0 || H % 4 == 3) && (W % 4 == 0 || W % 4 == 3); }
+
+mt_winograd_plan mt_k_winograd_plan(int64_t C, int64_t O, int64_t H, int64_t W, int64_t tile) {
+    if (tile) return plan_of(C, O, H, W, tile);
+    const mt_winograd_plan p2 = plan_of(C, O, H, W, 2), p4 = plan_of(C, O, H, W, 4);
+    return fits_tile4(H, W) && 3 * mt_k_winograd_products(&p4) <= 2 * mt_k_winograd_products(&p2) ? p4 : p2;
+}
+
 /* The last vector of tile numbers reads up to NT - 1 + WQ + 1 in the last plane of the
  * last phase: under 8 floats past the phases (plane = NT - (NT - TH * WQ) + WQ). */
-int64_t mt_k_winograd_input_floats(const mt_winograd_plan *p) { return 4 * p->phase + 8; }
+int64_t mt_k_winograd_input_floats(const mt_winograd_plan *p) { return p->tile * p->tile * p->phase + 8; }
 
-int64_t mt_k_winograd_scratch_floats(const mt_winograd_plan *p) {
-    return 16 * (p->C + p->O) * p->NB + 4 * p->O * p->NT + 8; /* + what interleave reads past */
+int64_t mt_k_winograd_scratch_floats(const mt_winograd_plan *p) { /* + what interleave reads past */
+    return positions(p->tile) * (p->C + p->O) * p->NB + p->tile * p->tile * p->O * p->NT + 8;
+}
+
+/* F(4x4, 3x3)'s U = G g G^T (6 x 6) of one 3x3 g into u, position 6 i + j at u[(6 i + j) * OC]. */
+static void weights4(const float *g, float *u, int64_t OC) {
+    float h[6][3]; /* G g */
+    for (int j = 0; j < 3; j++) {
+        const float g0 = g[j], g1 = g[3 + j], g2 = g[6 + j];
+        h[0][j] = g0 / 4.0f;
+        h[1][j] = -(g0 + g1 + g2) / 6.0f;
+        h[2][j] = -(g0 - g1 + g2) / 6.0f;
+        h[3][j] = g0 / 24.0f + g1 / 12.0f + g2 / 6.0f;
+        h[4][j] = g0 / 24.0f - g1 / 12.0f + g2 / 6.0f;
+        h[5][j] = g2;
+    }
+    for (int i = 0; i < 6; i++) { /* (G g) G^T, row i */
+        const float g0 = h[i][0], g1 = h[i][1], g2 = h[i][2];
+        u[(6 * i + 0) * OC] = g0 / 4.0f;
+        u[(6 * i + 1) * OC] = -(g0 + g1 + g2) / 6.0f;
+        u[(6 * i + 2) * OC] = -(g0 - g1 + g2) / 6.0f;
+        u[(6 * i + 3) * OC] = g0 / 24.0f + g1 / 12.0f + g2 / 6.0f;
+        u[(6 * i + 4) * OC] = g0 / 24.0f - g1 / 12.0f + g2 / 6.0f;
+        u[(6 * i + 5) * OC] = g2;
+    }
 }
 
 void mt_k_winograd_weights(const mt_winograd_plan *p, const float *w, float *U, int64_t o0, int64_t o1) {
     const int64_t OC = p->O * p->C;
+    if (p->tile == 4) {
+        for (int64_t o = o0; o < o1; o++)
+            for (int64_t c = 0; c < p->C; c++) weights4(w + (o * p->C + c) * 9, U + o * p->C + c, OC);
+        return;
+    }
     for (int64_t o = o0; o < o1; o++)
         for (int64_t c = 0; c < p->C; c++) {
             const float *g = w + (o * p->C + c) * 9;
@@ -175,19 +225,141 @@ static void interleave(const mt_winograd_plan *p, const float *Y, float *out, bo
         }
 }
 
+/* ---- F(4x4, 3x3) -----------------------------------------------------------------------
+ *   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1],
+ *   G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1],
+ *   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1].
+ * The 1-D transforms below are macros over arrays of vectors (32-byte vectors are not
+ * passed by value: gemm_small.c's LOAD8). */
+
+/* o[0..5] = B^T d[0..5], with d4 - 4 d2 and d3 - 4 d1 (and d4 - d2, 2 (d3 - d1)) shared. */
+#define BT6(o, d)                                                                                  \
+    do {                                                                                           \
+        const v8 p_ = (d)[4] - 4.0f * (d)[2], q_ = (d)[3] - 4.0f * (d)[1];                         \
+        const v8 r_ = (d)[4] - (d)[2], s_ = 2.0f * ((d)[3] - (d)[1]);                              \
+        (o)[0] = 4.0f * (d)[0] - 5.0f * (d)[2] + (d)[4];                                           \
+        (o)[1] = p_ + q_;                                                                          \
+        (o)[2] = p_ - q_;                                                                          \
+        (o)[3] = r_ + s_;                                                                          \
+        (o)[4] = r_ - s_;                                                                          \
+        (o)[5] = 4.0f * (d)[1] - 5.0f * (d)[3] + (d)[5];                                           \
+    } while (0)
+
+/* o[0..3] = A^T m[0..5]. */
+#define AT6(o, m)                                                                                  \
+    do {                                                                                           \
+        const v8 a_ = (m)[1] + (m)[2], b_ = (m)[1] - (m)[2], c_ = (m)[3] + (m)[4], d_ = (m)[3] - (m)[4]; \
+        (o)[0] = (m)[0] + a_ + c_;                                                                 \
+        (o)[1] = b_ + 2.0f * d_;                                                                   \
+        (o)[2] = a_ + 4.0f * c_;                                                                   \
+        (o)[3] = b_ + 8.0f * d_ + (m)[5];                                                          \
+    } while (0)
+
+/* V[xi][c][t - t0] = (B^T d B)[xi], xi = 6 i + j, for the tiles t0 .. t0 + n - 1. */
+static void input_transform4(const mt_winograd_plan *p, const float *xp, int64_t t0, int64_t n, float *V) {
+    const int64_t CN = p->C * p->NB, WQ = p->WQ;
+    for (int64_t c = 0; c < p->C; c++) {
+        const float *ph[16]; /* channel c's plane in each phase */
+        for (int k = 0; k < 16; k++) ph[k] = xp + k * p->phase + c * p->plane;
+        for (int64_t t = t0; t < t0 + n; t += 8) {
+            float *v = V + c * p->NB + (t - t0);
+            /* Row i of B^T d for all six columns, then that row times B: each row reloads the
+             * patch elements it needs (L1 hits) rather than keeping all 36 of B^T d, which
+             * spilled 16 registers' worth to the stack. The compiler drops the other rows'
+             * loads and arithmetic of each BT6. */
+#pragma GCC unroll 6
+            for (int i = 0; i < 6; i++) {
+                v8 row[6], o[6];
+#pragma GCC unroll 6
+                for (int j = 0; j < 6; j++) {
+                    v8 d[6], col[6];
+#pragma GCC unroll 6
+                    for (int k = 0; k < 6; k++) /* patch (k, j): phase (k % 4, j % 4) at t + (k / 4) WQ + j / 4 */
+                        d[k] = LD(ph[(k % 4) * 4 + j % 4] + t + (k / 4) * WQ + j / 4);
+                    BT6(col, d);
+                    row[j] = col[i];
+                }
+                BT6(o, row);
+#pragma GCC unroll 6
+                for (int j = 0; j < 6; j++) ST(v + (6 * i + j) * CN, o[j]);
+            }
+        }
+    }
+}
+
+/* The 4x4 outputs A^T M A (+ bias) of the tiles t0 .. t0 + n - 1 into the output phases
+ * Y[a * 4 + b][o][t] (output row 4 ty + a, column 4 tx + b). */
+static void output_transform4(const mt_winograd_plan *p, const float *M, const float *bias, int64_t t0, int64_t n,
+                              float *Y) {
+    const int64_t ON = p->O * p->NB, ONT = p->O * p->NT;
+    for (int64_t o = 0; o < p->O; o++) {
+        const float b = bias ? bias[o] : 0.0f;
+        for (int64_t t = t0; t < t0 + n; t += 8) {
+            const float *m = M + o * p->NB + (t - t0);
+            v8 s[4][6]; /* A^T M: s[a][j] */
+#pragma GCC unroll 6
+            for (int j = 0; j < 6; j++) {
+                v8 col[6], o4[4];
+#pragma GCC unroll 6
+                for (int i = 0; i < 6; i++) col[i] = LD(m + (6 * i + j) * ON);
+                AT6(o4, col);
+#pragma GCC unroll 4
+                for (int a = 0; a < 4; a++) s[a][j] = o4[a];
+            }
+            float *y = Y + o * p->NT + t;
+#pragma GCC unroll 4
+            for (int a = 0; a < 4; a++) { /* (A^T M) A, row a */
+                v8 o4[4];
+                AT6(o4, s[a]);
+#pragma GCC unroll 4
+                for (int bb = 0; bb < 4; bb++) ST(y + (4 * a + bb) * ONT, o4[bb] + b);
+            }
+        }
+    }
+}
+
+/* out (O, OH, OW) (+)= the sixteen output phases: row oh takes phases (oh % 4, 0 .. 3) along
+ * tile row oh / 4, four-way interleaved by two rounds of two-way shuffles, 32 outputs per
+ * 8 tiles through a buffer (the last tiles' lanes read past the row, within the scratch). */
+static void interleave4(const mt_winograd_plan *p, const float *Y, float *out, bool add) {
+    const int64_t ONT = p->O * p->NT, TW = p->WQ - 1;
+    for (int64_t o = 0; o < p->O; o++)
+        for (int64_t oh = 0; oh < p->OH; oh++) {
+            const float *e = Y + (oh % 4) * 4 * ONT + o * p->NT + oh / 4 * p->WQ;
+            float *dst = out + (o * p->OH + oh) * p->OW;
+            for (int64_t tx = 0; tx < TW; tx += 8) {
+                const v8 e0 = LD(e + tx), e1 = LD(e + ONT + tx), e2 = LD(e + 2 * ONT + tx), e3 = LD(e + 3 * ONT + tx);
+                const v8 lo02 = __builtin_shufflevector(e0, e2, 0, 8, 1, 9, 2, 10, 3, 11);
+                const v8 hi02 = __builtin_shufflevector(e0, e2, 4, 12, 5, 13, 6, 14, 7, 15);
+                const v8 lo13 = __builtin_shufflevector(e1, e3, 0, 8, 1, 9, 2, 10, 3, 11);
+                const v8 hi13 = __builtin_shufflevector(e1, e3, 4, 12, 5, 13, 6, 14, 7, 15);
+                float buf[32];
+                ST(buf, __builtin_shufflevector(lo02, lo13, 0, 8, 1, 9, 2, 10, 3, 11));
+                ST(buf + 8, __builtin_shufflevector(lo02, lo13, 4, 12, 5, 13, 6, 14, 7, 15));
+                ST(buf + 16, __builtin_shufflevector(hi02, hi13, 0, 8, 1, 9, 2, 10, 3, 11));
+                ST(buf + 24, __builtin_shufflevector(hi02, hi13, 4, 12, 5, 13, 6, 14, 7, 15));
+                const int64_t left = p->OW - 4 * tx;
+                mt_k_copy_row(dst + 4 * tx, buf, left < 32 ? left : 32, add);
+            }
+        }
+}
+
 void mt_k_winograd_image(const mt_winograd_plan *p, const float *xp, const float *U, const float *bias,
                          float *scratch, float *out, bool add) {
-    float *V = scratch, *M = V + 16 * p->C * p->NB, *Y = M + 16 * p->O * p->NB;
-    const int64_t OC = p->O * p->C;
+    const int64_t P = positions(p->tile), OC = p->O * p->C;
+    float *V = scratch, *M = V + P * p->C * p->NB, *Y = M + P * p->O * p->NB;
     for (int64_t t0 = 0; t0 < p->NT; t0 += p->NB) {
         const int64_t n = p->NT - t0 < p->NB ? p->NT - t0 : p->NB;
-        input_transform(p, xp, t0, n, V);
-        for (int xi = 0; xi < 16; xi++)
+        if (p->tile == 4) input_transform4(p, xp, t0, n, V);
+        else input_transform(p, xp, t0, n, V);
+        for (int64_t xi = 0; xi < P; xi++)
             mt_k_gemm_nn(p->O, n, p->C, U + xi * OC, p->C, V + xi * p->C * p->NB, p->NB, NULL, M + xi * p->O * p->NB,
                          p->NB);
-        output_transform(p, M, bias, t0, n, Y);
+        if (p->tile == 4) output_transform4(p, M, bias, t0, n, Y);
+        else output_transform(p, M, bias, t0, n, Y);
     }
-    interleave(p, Y, out, add);
+    if (p->tile == 4) interleave4(p, Y, out, add);
+    else interleave(p, Y, out, add);
 }
 
 /* ---- the weight gradient ------------------------------------------------------------

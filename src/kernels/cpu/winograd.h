@@ -14,7 +14,13 @@
  * (ty + i / 2, tx + j / 2): with the tiles numbered t = ty * WQ + tx, eight consecutive
  * tiles read eight consecutive floats of each phase, and every transform is vector loads,
  * additions and stores. Number tx = TW of each row is no tile; its lanes are computed and
- * never stored. */
+ * never stored.
+ *
+ * F(4x4, 3x3) is the same with 6x6 patches (36 products for 16 outputs, 4 times fewer than
+ * the direct 144, at the price of transforms with coefficients up to 8): the image split
+ * into its sixteen stride-4 phases (a 4x4 stride; patch element (i, j) of tile (ty, tx) is
+ * phase (i % 4, j % 4) at (ty + i / 4, tx + j / 4)), U, V and M of 36 positions. The
+ * weight gradient is F(2x2, 3x3)'s only (its plan asks for tile 2). */
 #ifndef MT_KERNELS_CPU_WINOGRAD_H
 #define MT_KERNELS_CPU_WINOGRAD_H
 
@@ -22,21 +28,27 @@
 #include <stdint.h>
 
 typedef struct {
+    int64_t tile;          /* outputs per tile side: 2, F(2x2, 3x3), or 4, F(4x4, 3x3) (below) */
     int64_t C, O;          /* input and output channels */
     int64_t OH, OW;        /* output (= input) size */
     int64_t TH, WQ;        /* tile rows; tile numbers per row (tiles TW = WQ - 1, plus one unused) */
-    int64_t plane, phase;  /* floats per channel in a phase (HQ x WQ), and per phase (C planes) */
+    int64_t plane, phase;  /* floats per channel in a phase (HQ x WQ), and per phase (C planes, padded
+                            * when a multiple of 2 KiB: the caller's fill uses this phase) */
     int64_t NT;            /* tile numbers TH * WQ, rounded up to a multiple of 8 */
     int64_t NB;            /* tile numbers per chunk: V and M of one chunk stay in cache */
 } mt_winograd_plan;
 
-/* The plan for a C -> O convolution of an H x W image. */
-mt_winograd_plan mt_k_winograd_plan(int64_t C, int64_t O, int64_t H, int64_t W);
+/* The plan for a C -> O convolution of an H x W image with tiles of tile x tile outputs;
+ * tile 0: the size with fewer products (mt_k_winograd_products), 4 only where it saves a
+ * quarter of them and its phases fit the padded image (H and W of 0 or 3 mod 4). */
+mt_winograd_plan mt_k_winograd_plan(int64_t C, int64_t O, int64_t H, int64_t W, int64_t tile);
+/* Multiply-adds per (input, output) channel pair of one image: 16 or 36 per tile number. */
+int64_t mt_k_winograd_products(const mt_winograd_plan *p);
 /* Floats of one image's phases (with the slack the last vectors read past them), and of
  * the scratch mt_k_winograd_image needs beside them. */
 int64_t mt_k_winograd_input_floats(const mt_winograd_plan *p);
 int64_t mt_k_winograd_scratch_floats(const mt_winograd_plan *p);
-/* U[xi][o][c] = (G g G^T)[xi] for the weight w (O, C, 3, 3), output channels [o0, o1). */
+/* U[xi][o][c] = (G g G^T)[xi] (16 or 36 positions xi) for the weight w (O, C, 3, 3), output channels [o0, o1). */
 void mt_k_winograd_weights(const mt_winograd_plan *p, const float *w, float *U, int64_t o0, int64_t o1);
 /* out (O, OH, OW) = the convolution of the image in xp (phases as above) with the weight
  * transformed into U, plus bias[o] (bias may be NULL); or out += that when add. */

@@ -115,6 +115,36 @@ void mt_k_winograd_weights(const mt_winograd_plan *p, const float *w, float *U, 
         }
 }
 
+/* ---- F(4x4, 3x3) -----------------------------------------------------------------------
+ *   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1],
+ *   G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1],
+ *   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1].
+ * The 1-D transforms below are macros over arrays of vectors (32-byte vectors are not
+ * passed by value: gemm_small.c's LOAD8). */
+
+/* o[0..5] = B^T d[0..5], with d4 - 4 d2 and d3 - 4 d1 (and d4 - d2, 2 (d3 - d1)) shared. */
+#define BT6(o, d)                                                                                  \
+    do {                                                                                           \
+        const v8 p_ = (d)[4] - 4.0f * (d)[2], q_ = (d)[3] - 4.0f * (d)[1];                         \
+        const v8 r_ = (d)[4] - (d)[2], s_ = 2.0f * ((d)[3] - (d)[1]);                              \
+        (o)[0] = 4.0f * (d)[0] - 5.0f * (d)[2] + (d)[4];                                           \
+        (o)[1] = p_ + q_;                                                                          \
+        (o)[2] = p_ - q_;                                                                          \
+        (o)[3] = r_ + s_;                                                                          \
+        (o)[4] = r_ - s_;                                                                          \
+        (o)[5] = 4.0f * (d)[1] - 5.0f * (d)[3] + (d)[5];                                           \
+    } while (0)
+
+/* o[0..3] = A^T m[0..5]. */
+#define AT6(o, m)                                                                                  \
+    do {                                                                                           \
+        const v8 a_ = (m)[1] + (m)[2], b_ = (m)[1] - (m)[2], c_ = (m)[3] + (m)[4], d_ = (m)[3] - (m)[4]; \
+        (o)[0] = (m)[0] + a_ + c_;                                                                 \
+        (o)[1] = b_ + 2.0f * d_;                                                                   \
+        (o)[2] = a_ + 4.0f * c_;                                                                   \
+        (o)[3] = b_ + 8.0f * d_ + (m)[5];                                                          \
+    } while (0)
+
 /* V[xi][c][t - t0] = (B^T d B)[xi] for the tiles t0 .. t0 + n - 1 (n a multiple of 8). */
 static void input_transform(const mt_winograd_plan *p, const float *xp, int64_t t0, int64_t n, float *V) {
     const int64_t CN = p->C * p->NB, WQ = p->WQ;
@@ -157,8 +187,8 @@ static void input_transform(const mt_winograd_plan *p, const float *xp, int64_t 
     }
 }
 
-/* The 2x2 outputs A^T M A (+ bias) of the tiles t0 .. t0 + n - 1 into the output phases
- * Y[a * 2 + b][o][t] (output row 2 ty + a, column 2 tx + b). */
+/* The tile x tile outputs A^T M A (+ bias) of the tiles t0 .. t0 + n - 1 into the output
+ * phases Y[a * tile + b][o][t] (output row tile * ty + a, column tile * tx + b). */
 static void output_transform(const mt_winograd_plan *p, const float *M, const float *bias, int64_t t0, int64_t n,
                              float *Y) {
     const int64_t ON = p->O * p->NB, ONT = p->O * p->NT;
@@ -166,18 +196,38 @@ static void output_transform(const mt_winograd_plan *p, const float *M, const fl
         const float b = bias ? bias[o] : 0.0f;
         for (int64_t t = t0; t < t0 + n; t += 8) {
             const float *m = M + o * p->NB + (t - t0);
-            v8 s[2][4];
-            for (int j = 0; j < 4; j++) { /* A^T M */
-                const v8 m0 = LD(m + (0 + j) * ON), m1 = LD(m + (4 + j) * ON), m2 = LD(m + (8 + j) * ON),
-                         m3 = LD(m + (12 + j) * ON);
-                s[0][j] = m0 + m1 + m2;
-                s[1][j] = m1 - m2 - m3;
-            }
             float *y = Y + o * p->NT + t;
-            for (int a = 0; a < 2; a++) { /* (A^T M) A */
-                const v8 y0 = s[a][0] + s[a][1] + s[a][2] + b, y1 = s[a][1] - s[a][2] - s[a][3] + b;
-                ST(y + (2 * a + 0) * ONT, y0);
-                ST(y + (2 * a + 1) * ONT, y1);
+            if (p->tile == 4) {
+                v8 s[4][6]; /* A^T M: s[a][j] */
+#pragma GCC unroll 6
+                for (int j = 0; j < 6; j++) {
+                    v8 col[6], o4[4];
+#pragma GCC unroll 6
+                    for (int i = 0; i < 6; i++) col[i] = LD(m + (6 * i + j) * ON);
+                    AT6(o4, col);
+#pragma GCC unroll 4
+                    for (int a = 0; a < 4; a++) s[a][j] = o4[a];
+                }
+#pragma GCC unroll 4
+                for (int a = 0; a < 4; a++) { /* (A^T M) A, row a */
+                    v8 o4[4];
+                    AT6(o4, s[a]);
+#pragma GCC unroll 4
+                    for (int bb = 0; bb < 4; bb++) ST(y + (4 * a + bb) * ONT, o4[bb] + b);
+                }
+            } else {
+                v8 s[2][4];
+                for (int j = 0; j < 4; j++) { /* A^T M */
+                    const v8 m0 = LD(m + (0 + j) * ON), m1 = LD(m + (4 + j) * ON), m2 = LD(m + (8 + j) * ON),
+                             m3 = LD(m + (12 + j) * ON);
+                    s[0][j] = m0 + m1 + m2;
+                    s[1][j] = m1 - m2 - m3;
+                }
+                for (int a = 0; a < 2; a++) { /* (A^T M) A */
+                    const v8 y0 = s[a][0] + s[a][1] + s[a][2] + b, y1 = s[a][1] - s[a][2] - s[a][3] + b;
+                    ST(y + (2 * a + 0) * ONT, y0);
+                    ST(y + (2 * a + 1) * ONT, y1);
+                }
             }
         }
     }
@@ -225,36 +275,6 @@ static void interleave(const mt_winograd_plan *p, const float *Y, float *out, bo
         }
 }
 
-/* ---- F(4x4, 3x3) -----------------------------------------------------------------------
- *   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1],
- *   G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1],
- *   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1].
- * The 1-D transforms below are macros over arrays of vectors (32-byte vectors are not
- * passed by value: gemm_small.c's LOAD8). */
-
-/* o[0..5] = B^T d[0..5], with d4 - 4 d2 and d3 - 4 d1 (and d4 - d2, 2 (d3 - d1)) shared. */
-#define BT6(o, d)                                                                                  \
-    do {                                                                                           \
-        const v8 p_ = (d)[4] - 4.0f * (d)[2], q_ = (d)[3] - 4.0f * (d)[1];                         \
-        const v8 r_ = (d)[4] - (d)[2], s_ = 2.0f * ((d)[3] - (d)[1]);                              \
-        (o)[0] = 4.0f * (d)[0] - 5.0f * (d)[2] + (d)[4];                                           \
-        (o)[1] = p_ + q_;                                                                          \
-        (o)[2] = p_ - q_;                                                                          \
-        (o)[3] = r_ + s_;                                                                          \
-        (o)[4] = r_ - s_;                                                                          \
-        (o)[5] = 4.0f * (d)[1] - 5.0f * (d)[3] + (d)[5];                                           \
-    } while (0)
-
-/* o[0..3] = A^T m[0..5]. */
-#define AT6(o, m)                                                                                  \
-    do {                                                                                           \
-        const v8 a_ = (m)[1] + (m)[2], b_ = (m)[1] - (m)[2], c_ = (m)[3] + (m)[4], d_ = (m)[3] - (m)[4]; \
-        (o)[0] = (m)[0] + a_ + c_;                                                                 \
-        (o)[1] = b_ + 2.0f * d_;                                                                   \
-        (o)[2] = a_ + 4.0f * c_;                                                                   \
-        (o)[3] = b_ + 8.0f * d_ + (m)[5];                                                          \
-    } while (0)
-
 /* V[xi][c][t - t0] = (B^T d B)[xi], xi = 6 i + j, for the tiles t0 .. t0 + n - 1. */
 static void input_transform4(const mt_winograd_plan *p, const float *xp, int64_t t0, int64_t n, float *V) {
     const int64_t CN = p->C * p->NB, WQ = p->WQ;
@@ -282,37 +302,6 @@ static void input_transform4(const mt_winograd_plan *p, const float *xp, int64_t
                 BT6(o, row);
 #pragma GCC unroll 6
                 for (int j = 0; j < 6; j++) ST(v + (6 * i + j) * CN, o[j]);
-            }
-        }
-    }
-}
-
-/* The 4x4 outputs A^T M A (+ bias) of the tiles t0 .. t0 + n - 1 into the output phases
- * Y[a * 4 + b][o][t] (output row 4 ty + a, column 4 tx + b). */
-static void output_transform4(const mt_winograd_plan *p, const float *M, const float *bias, int64_t t0, int64_t n,
-                              float *Y) {
-    const int64_t ON = p->O * p->NB, ONT = p->O * p->NT;
-    for (int64_t o = 0; o < p->O; o++) {
-        const float b = bias ? bias[o] : 0.0f;
-        for (int64_t t = t0; t < t0 + n; t += 8) {
-            const float *m = M + o * p->NB + (t - t0);
-            v8 s[4][6]; /* A^T M: s[a][j] */
-#pragma GCC unroll 6
-            for (int j = 0; j < 6; j++) {
-                v8 col[6], o4[4];
-#pragma GCC unroll 6
-                for (int i = 0; i < 6; i++) col[i] = LD(m + (6 * i + j) * ON);
-                AT6(o4, col);
-#pragma GCC unroll 4
-                for (int a = 0; a < 4; a++) s[a][j] = o4[a];
-            }
-            float *y = Y + o * p->NT + t;
-#pragma GCC unroll 4
-            for (int a = 0; a < 4; a++) { /* (A^T M) A, row a */
-                v8 o4[4];
-                AT6(o4, s[a]);
-#pragma GCC unroll 4
-                for (int bb = 0; bb < 4; bb++) ST(y + (4 * a + bb) * ONT, o4[bb] + b);
             }
         }
     }
@@ -355,8 +344,7 @@ void mt_k_winograd_image(const mt_winograd_plan *p, const float *xp, const float
         for (int64_t xi = 0; xi < P; xi++)
             mt_k_gemm_nn(p->O, n, p->C, U + xi * OC, p->C, V + xi * p->C * p->NB, p->NB, NULL, M + xi * p->O * p->NB,
                          p->NB);
-        if (p->tile == 4) output_transform4(p, M, bias, t0, n, Y);
-        else output_transform(p, M, bias, t0, n, Y);
+        output_transform(p, M, bias, t0, n, Y);
     }
     if (p->tile == 4) interleave4(p, Y, out, add);
     else interleave(p, Y, out, add);

@@ -248,6 +248,8 @@ MT_TEST(winograd_plan_picks_its_tile) {
     const mt_winograd_plan p = mt_k_winograd_plan(16, 16, 28, 28, 0);
     CHECK(p.TH == 7 && p.WQ == 8 && p.NT == 56 && mt_k_winograd_products(&p) == 36 * 56);
     CHECK(p.phase % 512 != 0 && p.phase >= p.C * p.plane);
+    const mt_winograd_plan st = mt_k_winograd_plan_stacked(64, 64, 7, 7, 8); /* 63 rows: 16 tile rows */
+    CHECK(st.tile == 4 && st.stack == 8 && st.IH == 7 && st.OH == 63 && st.TH == 16 && st.NT == 48);
 }
 
 /* conv2d's fast paths against the definition in double: the output with its bias, and dx
@@ -288,7 +290,10 @@ MT_TEST(conv_fast_paths_match_their_definition) {
         {2, 4, 3, 10, 9, 1, 1, 2, 2, 0, 0, 1, 1},    /* phase (1, *) and (*, 1) get no tap */
         {1, 3, 4, 13, 17, 3, 2, 2, 3, 1, 2, 2, 1},   /* the op fixtures' stride with dilation */
         {2, 2, 3, 12, 11, 5, 3, 3, 2, 2, 1, 1, 2},
-        {2, 64, 64, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1},   /* the direct stride-1 grid: resnet8's 7x7 */
+        {2, 64, 64, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1},   /* resnet8's 7x7: two images stacked on F(4x4, 3x3) */
+        {19, 16, 24, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1},  /* stacks of 8, 8 and 3 (its own layout) */
+        {3, 16, 16, 11, 11, 3, 3, 1, 1, 1, 1, 1, 1}, /* three 11x11 stacked */
+        {2, 8, 12, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1},    /* the direct stride-1 grid at 7x7 (too few channels for Winograd) */
         {2, 1, 6, 28, 28, 5, 5, 1, 1, 2, 2, 1, 1},   /* lenet's conv1 (padding 2) */
         {2, 6, 16, 14, 14, 5, 5, 1, 1, 0, 0, 1, 1},  /* lenet's conv2 (no padding) */
         {1, 3, 4, 11, 12, 3, 5, 1, 1, 1, 2, 1, 1},   /* unequal padding */

@@ -311,15 +311,31 @@ static bool forward_im2col(mt_ctx *ctx, const mt_window *g, int64_t groups, cons
  * no faster than the direct product): 2.25 times fewer multiply-adds at most. */
 #define WINOGRAD_MIN_CHANNELS 16
 #define WINOGRAD_WGRAD_MIN_CHANNELS 32
+/* Images per Winograd call: small ones whose H + 1 is a multiple of 4 stacked eight at a
+ * time on F(4x4, 3x3) (winograd.h: resnet8's 7x7, 8 tile numbers an image, too few for the
+ * GEMMs' 16 columns), others one at a time. */
+#define WINOGRAD_STACK 8
+static int64_t winograd_stack(const mt_window *g) {
+    if (g->H > 12 || (g->H + 1) % 4) return 1;
+    return g->N < WINOGRAD_STACK ? g->N : WINOGRAD_STACK;
+}
+
+/* The plan for k of g's images (k > 1: stacked) into O channels. */
+static mt_winograd_plan winograd_plan(const mt_window *g, int64_t O, int64_t k) {
+    return k > 1 ? mt_k_winograd_plan_stacked(g->C, O, g->H, g->W, k) : mt_k_winograd_plan(g->C, O, g->H, g->W, 0);
+}
+
 static bool winograd_ok(const mt_window *g, int64_t groups, int64_t O) {
     if (groups != 1 || g->KH != 3 || g->KW != 3 || g->SH != 1 || g->SW != 1 || g->PH != 1 || g->PW != 1 ||
         g->DH != 1 || g->DW != 1 || g->C < WINOGRAD_MIN_CHANNELS || O < WINOGRAD_MIN_CHANNELS)
         return false;
     /* The kernel computes 16 (or 36) products for each of NT tile numbers, some of which
      * are no tile (winograd.h); the direct product 9 per output. Only where that saves a
-     * third: resnet8's 28x28 and 14x14 layers, not its 7x7. */
-    const mt_winograd_plan wp = mt_k_winograd_plan(g->C, O, g->H, g->W, 0);
-    return mt_k_winograd_products(&wp) * 3 <= 9 * g->H * g->W * 2;
+     * third, and with at least 16 tile numbers for the GEMMs' columns: resnet8's 28x28 and
+     * 14x14 layers one image at a time, its 7x7 eight at a time (one 7x7 image: 8 numbers). */
+    const int64_t k = winograd_stack(g);
+    const mt_winograd_plan wp = winograd_plan(g, O, k);
+    return wp.NT >= 16 && mt_k_winograd_products(&wp) * 3 <= 9 * g->H * g->W * 2 * k;
 }
 
 /* The window whose shifted_fill makes the phases the kernel reads: g's with the tile's
@@ -337,10 +353,10 @@ static mt_window winograd_phases(const mt_window *g, const mt_winograd_plan *wp)
  * the kernel on them. false when the arena runs out (ctx error set). */
 static bool forward_winograd(mt_ctx *ctx, const mt_window *g, int64_t O, const float *x, const float *w,
                              const float *bias, mt_conv_store store, const float *res, float *out) {
-    const mt_winograd_plan wp = mt_k_winograd_plan(g->C, O, g->H, g->W, 0);
+    const int64_t k = winograd_stack(g), calls = (g->N + k - 1) / k;
+    const mt_winograd_plan wp = winograd_plan(g, O, k); /* the largest: a last call may stack fewer */
     const mt_window phases = winograd_phases(g, &wp);
-    shifted_plan sp = shifted_of(&phases);
-    sp.phase = wp.phase; /* the kernel's, which may be padded */
+    const shifted_plan sp = shifted_of(&phases);
     const int64_t in_floats = mt_k_winograd_input_floats(&wp);
     const int64_t per_thread = in_floats + mt_k_winograd_scratch_floats(&wp);
     const int64_t CHW = g->C * g->H * g->W, OP = O * g->H * g->W;
@@ -356,14 +372,24 @@ static bool forward_winograd(mt_ctx *ctx, const mt_window *g, int64_t O, const f
         memset(xp, 0, (size_t)in_floats * sizeof(float)); /* the padding (shifted_fill) */
 #pragma omp for schedule(static)
         for (int64_t o = 0; o < O; o++) mt_k_winograd_weights(&wp, w, U, o, o + 1);
-        mt_share_it it = mt_share_begin(&share, g->N);
-        for (int64_t n; (n = mt_share_next(&it)) >= 0;) {
-            float *img = out + n * OP;
-            shifted_fill(&phases, &sp, x + n * CHW, xp);
-            mt_k_winograd_image(&wp, xp, U, bias, xp + in_floats, img, store == MT_CONV_ADD);
+        mt_winograd_plan cp = wp; /* this call's */
+        mt_share_it it = mt_share_begin(&share, calls);
+        for (int64_t q; (q = mt_share_next(&it)) >= 0;) {
+            const int64_t n0 = q * k, kk = g->N - n0 < k ? g->N - n0 : k;
+            if (kk != cp.stack) { /* fewer stacked: another layout, whose padding is zeroed anew */
+                cp = winograd_plan(g, O, kk);
+                memset(xp, 0, (size_t)in_floats * sizeof(float));
+            }
+            shifted_plan cs = sp; /* the kernel's plane and phase (a stack's; padded) */
+            cs.plane = cp.plane;
+            cs.phase = cp.phase;
+            for (int64_t i = 0; i < kk; i++) /* image i from phase row i (H + 1) / 4 on */
+                shifted_fill(&phases, &cs, x + (n0 + i) * CHW, xp + i * (g->H + 1) / 4 * cp.WQ);
+            float *img = out + n0 * OP;
+            mt_k_winograd_image(&cp, xp, U, bias, xp + in_floats, img, store == MT_CONV_ADD);
             const bool relu = store == MT_CONV_STORE_RELU;
-            if (res) store_row(img, img, res + n * OP, OP, relu ? MT_CONV_STORE_RELU : MT_CONV_STORE, false);
-            else if (relu) store_row(img, img, NULL, OP, MT_CONV_STORE_RELU, false);
+            if (res) store_row(img, img, res + n0 * OP, kk * OP, relu ? MT_CONV_STORE_RELU : MT_CONV_STORE, false);
+            else if (relu) store_row(img, img, NULL, kk * OP, MT_CONV_STORE_RELU, false);
         }
     }
     return true;
@@ -428,8 +454,8 @@ static bool weight_grad_shifted(mt_ctx *ctx, const mt_window *g, int64_t O, cons
  * partials then turned into dW and added in thread order (deterministic for a thread
  * count, as weight_grad_shifted). false when the arena runs out (ctx error set). */
 static bool winograd_wgrad_ok(const mt_window *g, int64_t groups, int64_t O) {
-    return winograd_ok(g, groups, O) && O % 8 == 0 && g->C >= WINOGRAD_WGRAD_MIN_CHANNELS &&
-           O >= WINOGRAD_WGRAD_MIN_CHANNELS;
+    return winograd_ok(g, groups, O) && winograd_stack(g) == 1 && O % 8 == 0 &&
+           g->C >= WINOGRAD_WGRAD_MIN_CHANNELS && O >= WINOGRAD_WGRAD_MIN_CHANNELS; /* not stacked: one image */
 }
 
 static bool weight_grad_winograd(mt_ctx *ctx, const mt_window *g, int64_t O, const float *x, const float *gout,

@@ -32,8 +32,8 @@ typedef float v8 __attribute__((vector_size(32)));
 static int64_t positions(int64_t tile) { return (tile + 2) * (tile + 2); }
 
 static mt_winograd_plan plan_of(int64_t C, int64_t O, int64_t H, int64_t W, int64_t tile) {
-    mt_winograd_plan p = {.tile = tile, .C = C, .O = O, .OH = H, .OW = W, .TH = (H + tile - 1) / tile,
-                          .WQ = (W + tile - 1) / tile + 1};
+    mt_winograd_plan p = {.tile = tile, .C = C, .O = O, .OH = H, .OW = W, .stack = 1, .IH = H,
+                          .TH = (H + tile - 1) / tile, .WQ = (W + tile - 1) / tile + 1};
     p.plane = (p.TH + 1) * p.WQ;
     p.phase = C * p.plane;
     if (p.phase % 512 == 0) p.phase += 16; /* phases a multiple of 2 KiB apart share L1 sets (28x28: 4 KiB) */
@@ -44,6 +44,20 @@ static mt_winograd_plan plan_of(int64_t C, int64_t O, int64_t H, int64_t W, int6
     if (p.NB > p.NT) p.NB = p.NT;
     return p;
 }
+
+mt_winograd_plan mt_k_winograd_plan_stacked(int64_t C, int64_t O, int64_t H, int64_t W, int64_t k) {
+    mt_winograd_plan p = plan_of(C, O, k * (H + 1) - 1, W, 4);
+    p.stack = k;
+    p.IH = H;
+    return p;
+}
+
+/* Floats from one transform position's V (C x NB) or M (O x NB) to the next: padded off
+ * multiples of 1 KiB, whose 16 or 36 streams would share L1 sets (64 channels, 16 tile
+ * numbers: 4 KiB apart, and the 7x7 stack's transforms took twice as long). */
+static int64_t pos_stride(int64_t floats) { return floats % 256 ? floats : floats + 16; }
+static int64_t v_stride(const mt_winograd_plan *p) { return pos_stride(p->C * p->NB); }
+static int64_t m_stride(const mt_winograd_plan *p) { return pos_stride(p->O * p->NB); }
 
 int64_t mt_k_winograd_products(const mt_winograd_plan *p) { return positions(p->tile) * p->NT; }
 
@@ -62,37 +76,51 @@ mt_winograd_plan mt_k_winograd_plan(int64_t C, int64_t O, int64_t H, int64_t W, 
 int64_t mt_k_winograd_input_floats(const mt_winograd_plan *p) { return p->tile * p->tile * p->phase + 8; }
 
 int64_t mt_k_winograd_scratch_floats(const mt_winograd_plan *p) { /* + what interleave reads past */
-    return positions(p->tile) * (p->C + p->O) * p->NB + p->tile * p->tile * p->O * p->NT + 8;
+    return positions(p->tile) * (v_stride(p) + m_stride(p)) + p->tile * p->tile * p->O * p->NT + 8;
 }
+
+/* G's rows applied to (g0, g1, g2), by multiplications (64 -> 64 channels: divisions by 6,
+ * 12 and 24 were a third of the 7x7 layer's forward). */
+#define G6(o, g0, g1, g2)                                                                          \
+    do {                                                                                           \
+        const __typeof__((g0) + (g2)) s0_ = (g0) + (g2), e_ = (g0) * (1.0f / 24.0f) + (g2) * (1.0f / 6.0f); \
+        (o)[0] = (g0) * 0.25f;                                                                     \
+        (o)[1] = (s0_ + (g1)) * (-1.0f / 6.0f);                                                    \
+        (o)[2] = (s0_ - (g1)) * (-1.0f / 6.0f);                                                    \
+        (o)[3] = e_ + (g1) * (1.0f / 12.0f);                                                       \
+        (o)[4] = e_ - (g1) * (1.0f / 12.0f);                                                       \
+        (o)[5] = (g2);                                                                             \
+    } while (0)
 
 /* F(4x4, 3x3)'s U = G g G^T (6 x 6) of one 3x3 g into u, position 6 i + j at u[(6 i + j) * OC]. */
 static void weights4(const float *g, float *u, int64_t OC) {
-    float h[6][3]; /* G g */
-    for (int j = 0; j < 3; j++) {
-        const float g0 = g[j], g1 = g[3 + j], g2 = g[6 + j];
-        h[0][j] = g0 / 4.0f;
-        h[1][j] = -(g0 + g1 + g2) / 6.0f;
-        h[2][j] = -(g0 - g1 + g2) / 6.0f;
-        h[3][j] = g0 / 24.0f + g1 / 12.0f + g2 / 6.0f;
-        h[4][j] = g0 / 24.0f - g1 / 12.0f + g2 / 6.0f;
-        h[5][j] = g2;
-    }
+    float h[3][6]; /* (G g)^T: h[j][i] */
+    for (int j = 0; j < 3; j++) G6(h[j], g[j], g[3 + j], g[6 + j]);
     for (int i = 0; i < 6; i++) { /* (G g) G^T, row i */
-        const float g0 = h[i][0], g1 = h[i][1], g2 = h[i][2];
-        u[(6 * i + 0) * OC] = g0 / 4.0f;
-        u[(6 * i + 1) * OC] = -(g0 + g1 + g2) / 6.0f;
-        u[(6 * i + 2) * OC] = -(g0 - g1 + g2) / 6.0f;
-        u[(6 * i + 3) * OC] = g0 / 24.0f + g1 / 12.0f + g2 / 6.0f;
-        u[(6 * i + 4) * OC] = g0 / 24.0f - g1 / 12.0f + g2 / 6.0f;
-        u[(6 * i + 5) * OC] = g2;
+        float r[6];
+        G6(r, h[0][i], h[1][i], h[2][i]);
+        for (int j = 0; j < 6; j++) u[(6 * i + j) * OC] = r[j];
     }
 }
 
 void mt_k_winograd_weights(const mt_winograd_plan *p, const float *w, float *U, int64_t o0, int64_t o1) {
     const int64_t OC = p->O * p->C;
-    if (p->tile == 4) {
-        for (int64_t o = o0; o < o1; o++)
-            for (int64_t c = 0; c < p->C; c++) weights4(w + (o * p->C + c) * 9, U + o * p->C + c, OC);
+    if (p->tile == 4) { /* eight (o, c) pairs at a time in vectors, their 3x3s transposed through t */
+        const int64_t end = o1 * p->C;
+        int64_t q = o0 * p->C;
+        for (; q + 8 <= end; q += 8) {
+            float t[9][8];
+            for (int k = 0; k < 8; k++)
+                for (int e = 0; e < 9; e++) t[e][k] = w[(q + k) * 9 + e];
+            v8 h[3][6]; /* (G g)^T */
+            for (int j = 0; j < 3; j++) G6(h[j], LD(t[j]), LD(t[3 + j]), LD(t[6 + j]));
+            for (int i = 0; i < 6; i++) {
+                v8 r[6];
+                G6(r, h[0][i], h[1][i], h[2][i]);
+                for (int j = 0; j < 6; j++) ST(U + (6 * i + j) * OC + q, r[j]);
+            }
+        }
+        for (; q < end; q++) weights4(w + q * 9, U + q, OC);
         return;
     }
     for (int64_t o = o0; o < o1; o++)
@@ -147,7 +175,7 @@ void mt_k_winograd_weights(const mt_winograd_plan *p, const float *w, float *U, 
 
 /* V[xi][c][t - t0] = (B^T d B)[xi] for the tiles t0 .. t0 + n - 1 (n a multiple of 8). */
 static void input_transform(const mt_winograd_plan *p, const float *xp, int64_t t0, int64_t n, float *V) {
-    const int64_t CN = p->C * p->NB, WQ = p->WQ;
+    const int64_t CN = v_stride(p), WQ = p->WQ;
     for (int64_t c = 0; c < p->C; c++) {
         /* Phase (a, b) of channel c: padded rows a, a + 2, ... and columns b, b + 2, ...;
          * patch row i, column j of tile t is phase (i % 2, j % 2) at t + (i / 2) WQ + j / 2. */
@@ -191,7 +219,7 @@ static void input_transform(const mt_winograd_plan *p, const float *xp, int64_t 
  * phases Y[a * tile + b][o][t] (output row tile * ty + a, column tile * tx + b). */
 static void output_transform(const mt_winograd_plan *p, const float *M, const float *bias, int64_t t0, int64_t n,
                              float *Y) {
-    const int64_t ON = p->O * p->NB, ONT = p->O * p->NT;
+    const int64_t ON = m_stride(p), ONT = p->O * p->NT;
     for (int64_t o = 0; o < p->O; o++) {
         const float b = bias ? bias[o] : 0.0f;
         for (int64_t t = t0; t < t0 + n; t += 8) {
@@ -277,7 +305,7 @@ static void interleave(const mt_winograd_plan *p, const float *Y, float *out, bo
 
 /* V[xi][c][t - t0] = (B^T d B)[xi], xi = 6 i + j, for the tiles t0 .. t0 + n - 1. */
 static void input_transform4(const mt_winograd_plan *p, const float *xp, int64_t t0, int64_t n, float *V) {
-    const int64_t CN = p->C * p->NB, WQ = p->WQ;
+    const int64_t CN = v_stride(p), WQ = p->WQ;
     for (int64_t c = 0; c < p->C; c++) {
         const float *ph[16]; /* channel c's plane in each phase */
         for (int k = 0; k < 16; k++) ph[k] = xp + k * p->phase + c * p->plane;
@@ -307,15 +335,18 @@ static void input_transform4(const mt_winograd_plan *p, const float *xp, int64_t
     }
 }
 
-/* out (O, OH, OW) (+)= the sixteen output phases: row oh takes phases (oh % 4, 0 .. 3) along
- * tile row oh / 4, four-way interleaved by two rounds of two-way shuffles, 32 outputs per
- * 8 tiles through a buffer (the last tiles' lanes read past the row, within the scratch). */
+/* out (O, OH, OW) (+)= the sixteen output phases (stacked: each image's rows to its own
+ * (O, IH, OW), the zero rows' skipped): row oh takes phases (oh % 4, 0 .. 3) along tile
+ * row oh / 4, four-way interleaved by two rounds of two-way shuffles, 32 outputs per 8
+ * tiles through a buffer (the last tiles' lanes read past the row, within the scratch). */
 static void interleave4(const mt_winograd_plan *p, const float *Y, float *out, bool add) {
     const int64_t ONT = p->O * p->NT, TW = p->WQ - 1;
     for (int64_t o = 0; o < p->O; o++)
         for (int64_t oh = 0; oh < p->OH; oh++) {
+            const int64_t image = oh / (p->IH + 1), h = oh % (p->IH + 1); /* row oh of the stack */
+            if (h == p->IH) continue;                                      /* a zero row's */
             const float *e = Y + (oh % 4) * 4 * ONT + o * p->NT + oh / 4 * p->WQ;
-            float *dst = out + (o * p->OH + oh) * p->OW;
+            float *dst = out + ((image * p->O + o) * p->IH + h) * p->OW;
             for (int64_t tx = 0; tx < TW; tx += 8) {
                 const v8 e0 = LD(e + tx), e1 = LD(e + ONT + tx), e2 = LD(e + 2 * ONT + tx), e3 = LD(e + 3 * ONT + tx);
                 const v8 lo02 = __builtin_shufflevector(e0, e2, 0, 8, 1, 9, 2, 10, 3, 11);
@@ -336,14 +367,14 @@ static void interleave4(const mt_winograd_plan *p, const float *Y, float *out, b
 void mt_k_winograd_image(const mt_winograd_plan *p, const float *xp, const float *U, const float *bias,
                          float *scratch, float *out, bool add) {
     const int64_t P = positions(p->tile), OC = p->O * p->C;
-    float *V = scratch, *M = V + P * p->C * p->NB, *Y = M + P * p->O * p->NB;
+    const int64_t VS = v_stride(p), MS = m_stride(p);
+    float *V = scratch, *M = V + P * VS, *Y = M + P * MS;
     for (int64_t t0 = 0; t0 < p->NT; t0 += p->NB) {
         const int64_t n = p->NT - t0 < p->NB ? p->NT - t0 : p->NB;
         if (p->tile == 4) input_transform4(p, xp, t0, n, V);
         else input_transform(p, xp, t0, n, V);
         for (int64_t xi = 0; xi < P; xi++)
-            mt_k_gemm_nn(p->O, n, p->C, U + xi * OC, p->C, V + xi * p->C * p->NB, p->NB, NULL, M + xi * p->O * p->NB,
-                         p->NB);
+            mt_k_gemm_nn(p->O, n, p->C, U + xi * OC, p->C, V + xi * VS, p->NB, NULL, M + xi * MS, p->NB);
         output_transform(p, M, bias, t0, n, Y);
     }
     if (p->tile == 4) interleave4(p, Y, out, add);
@@ -368,8 +399,9 @@ static int64_t wgrad_chunk(const mt_winograd_plan *p) {
 }
 
 int64_t mt_k_winograd_wgrad_scratch_floats(const mt_winograd_plan *p) {
-    const int64_t nb = wgrad_chunk(p);
-    return 16 * p->C * nb + 2 * 16 * p->O * nb + 4 * p->O * p->NT + 8;
+    mt_winograd_plan q = *p;
+    q.NB = wgrad_chunk(p);
+    return 16 * v_stride(&q) + 2 * 16 * p->O * q.NB + 4 * p->O * p->NT + 8;
 }
 
 /* M[xi][o][t - t0] = (A dY A^T)[xi] for the tiles t0 .. t0 + n - 1 (n a multiple of 8). */
@@ -395,7 +427,7 @@ void mt_k_winograd_weight_grad_image(const mt_winograd_plan *p, const float *xp,
                                      float *dUt) {
     mt_winograd_plan q = *p; /* the transforms' chunk: the weight gradient's */
     q.NB = wgrad_chunk(p);
-    float *V = scratch, *M = V + 16 * p->C * q.NB, *MT = M + 16 * p->O * q.NB, *Yd = MT + 16 * p->O * q.NB;
+    float *V = scratch, *M = V + 16 * v_stride(&q), *MT = M + 16 * p->O * q.NB, *Yd = MT + 16 * p->O * q.NB;
     const int64_t ONT = p->O * p->NT, CO = p->C * p->O;
     for (int64_t o = 0; o < p->O; o++) /* dOut into its phases: each row's columns deinterleaved */
         for (int64_t oh = 0; oh < p->OH; oh++) {
@@ -408,7 +440,7 @@ void mt_k_winograd_weight_grad_image(const mt_winograd_plan *p, const float *xp,
         dout_transform(&q, Yd, t0, n, M);
         for (int xi = 0; xi < 16; xi++) {
             mt_k_transpose(MT + xi * q.NB * p->O, p->O, M + xi * p->O * q.NB, q.NB, p->O, n);
-            mt_k_gemm_nn_add(p->C, p->O, n, V + xi * p->C * q.NB, q.NB, MT + xi * q.NB * p->O, p->O, dUt + xi * CO,
+            mt_k_gemm_nn_add(p->C, p->O, n, V + xi * v_stride(&q), q.NB, MT + xi * q.NB * p->O, p->O, dUt + xi * CO,
                              p->O);
         }
     }

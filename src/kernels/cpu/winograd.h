@@ -30,7 +30,8 @@
 typedef struct {
     int64_t tile;          /* outputs per tile side: 2, F(2x2, 3x3), or 4, F(4x4, 3x3) (below) */
     int64_t C, O;          /* input and output channels */
-    int64_t OH, OW;        /* output (= input) size */
+    int64_t OH, OW;        /* output (= input) size: of the stack, when images are stacked (below) */
+    int64_t stack, IH;     /* images stacked (1: one image), and each one's rows */
     int64_t TH, WQ;        /* tile rows; tile numbers per row (tiles TW = WQ - 1, plus one unused) */
     int64_t plane, phase;  /* floats per channel in a phase (HQ x WQ), and per phase (C planes, padded
                             * when a multiple of 2 KiB: the caller's fill uses this phase) */
@@ -42,6 +43,13 @@ typedef struct {
  * tile 0: the size with fewer products (mt_k_winograd_products), 4 only where it saves a
  * quarter of them and its phases fit the padded image (H and W of 0 or 3 mod 4). */
 mt_winograd_plan mt_k_winograd_plan(int64_t C, int64_t O, int64_t H, int64_t W, int64_t tile);
+/* k images of H rows each as one of k (H + 1) - 1 rows on F(4x4, 3x3): each image followed
+ * by one zero row, its padding below and the next one's above, so that with H + 1 a
+ * multiple of 4 every image starts a tile row. For small images (resnet8's 7x7: 2x2 tiles,
+ * 8 tile numbers an image, too few for a GEMM's 16 columns), k of them fill the GEMMs.
+ * The caller fills image i's phases at phase row i (H + 1) / 4 (plane and phase are the
+ * stack's); the output goes to k consecutive (O, H, W) images, the zero rows' dropped. */
+mt_winograd_plan mt_k_winograd_plan_stacked(int64_t C, int64_t O, int64_t H, int64_t W, int64_t k);
 /* Multiply-adds per (input, output) channel pair of one image: 16 or 36 per tile number. */
 int64_t mt_k_winograd_products(const mt_winograd_plan *p);
 /* Floats of one image's phases (with the slack the last vectors read past them), and of
@@ -50,7 +58,7 @@ int64_t mt_k_winograd_input_floats(const mt_winograd_plan *p);
 int64_t mt_k_winograd_scratch_floats(const mt_winograd_plan *p);
 /* U[xi][o][c] = (G g G^T)[xi] (16 or 36 positions xi) for the weight w (O, C, 3, 3), output channels [o0, o1). */
 void mt_k_winograd_weights(const mt_winograd_plan *p, const float *w, float *U, int64_t o0, int64_t o1);
-/* out (O, OH, OW) = the convolution of the image in xp (phases as above) with the weight
+/* out (O, OH, OW) (stacked: stack images of (O, IH, OW)) = the convolution of the image in xp (phases as above) with the weight
  * transformed into U, plus bias[o] (bias may be NULL); or out += that when add. */
 void mt_k_winograd_image(const mt_winograd_plan *p, const float *xp, const float *U, const float *bias,
                          float *scratch, float *out, bool add);

@@ -377,9 +377,17 @@ void mt_k_avg_pool2d_backward(const mt_window *g, const float *dy, float *dx, bo
      * strides). */
     const bool halves = g->KH == 2 && g->KW == 2 && g->SH == 2 && g->SW == 2 && oh_lo == 0 && oh_hi == g->OH &&
                         ow_lo == 0 && ow_hi == g->OW;
+    /* A global pool (resnet8's 7x7 to 1x1): the plane gets its one output's share, as a
+     * run instead of the window loop below, 49 trips of one output each. */
+    const bool global = g->OH == 1 && g->OW == 1 && g->KH == g->H && g->KW == g->W && g->PH == 0 && g->PW == 0;
 #pragma omp parallel for PAR(g)
     for (int64_t p = 0; p < PLANES(g); p++) {
         float *restrict plane = dx + p * g->H * g->W;
+        if (global) {
+            const float v = dy[p] * inv;
+            for (int64_t k = 0; k < g->H * g->W; k++) plane[k] = (assign ? 0.0f : plane[k]) + v;
+            continue;
+        }
         if (halves) {
             for (int64_t oh = 0; oh < g->OH; oh++) {
                 const float *restrict dyr = dy + (p * g->OH + oh) * g->OW;

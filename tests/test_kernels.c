@@ -237,7 +237,7 @@ MT_TEST(small_gemm_matches_reference) {
 }
 
 /* Which Winograd tile the plan picks: 4 where it saves a third of the products and its
- * stride-4 phases fit (sides of 0 or 3 mod 4), else 2; the weight gradient asks for 2. */
+ * stride-4 phases fit (sides of 0 or 3 mod 4), else 2. */
 MT_TEST(winograd_plan_picks_its_tile) {
     CHECK(mt_k_winograd_plan(16, 16, 28, 28, 0).tile == 4);
     CHECK(mt_k_winograd_plan(16, 20, 23, 12, 0).tile == 4);
@@ -255,7 +255,7 @@ MT_TEST(winograd_plan_picks_its_tile) {
 /* conv2d's fast paths against the definition in double: the output with its bias, and dx
  * and dW of sum(y * r). Winograd's (3x3, stride 1, padding 1, 16 or more channels on both
  * sides, images of 9 or more pixels a side: src/ops/conv.c winograd_ok; its weight
- * gradient from 32 channels), F(4x4, 3x3) at 28x28 and two sizes of 3 mod 4, whose odd
+ * gradient from 32 channels, or 16 on F(4x4, 3x3)), F(4x4, 3x3) at 28x28 and two sizes of 3 mod 4, whose odd
  * sizes leave partial tiles both ways, and the strided convolutions' dx by stride phases
  * (input_grad_phases): resnet8's, odd sizes, a stride larger than the window (a phase
  * that no tap reaches), strides with dilation and unequal padding. dx is checked both
@@ -280,7 +280,7 @@ MT_TEST(conv_fast_paths_match_their_definition) {
     const conv_case cases[] = {
         {2, 16, 16, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1}, /* Winograd F(4x4, 3x3): resnet8's block1 */
         {1, 16, 20, 23, 12, 3, 3, 1, 1, 1, 1, 1, 1}, /* F(4x4, 3x3) with partial tiles (23 = 3 mod 4) */
-        {1, 24, 16, 27, 31, 3, 3, 1, 1, 1, 1, 1, 1},
+        {1, 24, 16, 27, 31, 3, 3, 1, 1, 1, 1, 1, 1}, /* and its weight gradient (O a multiple of 8) */
         {2, 16, 24, 9, 13, 3, 3, 1, 1, 1, 1, 1, 1},  /* odd sizes */
         {1, 24, 16, 11, 10, 3, 3, 1, 1, 1, 1, 1, 1},
         {2, 32, 32, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1}, /* and its weight gradient (32+ channels) */

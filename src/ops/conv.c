@@ -447,30 +447,35 @@ static bool weight_grad_shifted(mt_ctx *ctx, const mt_window *g, int64_t O, cons
 }
 
 /* dW += the Winograd weight gradient (kernels/cpu/winograd.h) for winograd_ok's layers
- * with O a multiple of 8 and at least 32 channels in and out (resnet8's 32 -> 32 at 14x14:
- * one thread, batch 32, 1800 -> 1350 us; at 16 -> 16, 28x28, it was no faster than
- * weight_grad_shifted, its transforms and transposes costing what its GEMMs saved): per
+ * with O a multiple of 8, one image a call, and at least 32 channels in and out on F(2x2,
+ * 3x3) (resnet8's 32 -> 32 at 14x14: one thread, batch 32, 1800 -> 1350 us; at 16 -> 16,
+ * 28x28, it was no faster than weight_grad_shifted, its transforms and transposes costing
+ * what its GEMMs saved) or 16 on F(4x4, 3x3) (16 -> 16 at 28x28: backward minimum 2.72 ->
+ * 2.50 ms, dx included): per
  * image on the threads, each thread summing its images' dU^T into its own partial, the
  * partials then turned into dW and added in thread order (deterministic for a thread
  * count, as weight_grad_shifted). false when the arena runs out (ctx error set). */
 static bool winograd_wgrad_ok(const mt_window *g, int64_t groups, int64_t O) {
-    return winograd_ok(g, groups, O) && winograd_stack(g) == 1 && O % 8 == 0 &&
-           g->C >= WINOGRAD_WGRAD_MIN_CHANNELS && O >= WINOGRAD_WGRAD_MIN_CHANNELS; /* not stacked: one image */
+    if (!winograd_ok(g, groups, O) || winograd_stack(g) != 1 || O % 8) return false; /* not stacked: one image */
+    const bool tile4 = mt_k_winograd_plan(g->C, O, g->H, g->W, 0).tile == 4;
+    const int64_t least = tile4 ? WINOGRAD_MIN_CHANNELS : WINOGRAD_WGRAD_MIN_CHANNELS;
+    return g->C >= least && O >= least;
 }
 
 static bool weight_grad_winograd(mt_ctx *ctx, const mt_window *g, int64_t O, const float *x, const float *gout,
                                  float *dw) {
-    const mt_winograd_plan wp = mt_k_winograd_plan(g->C, O, g->H, g->W, 2); /* the gradient's kernel is F(2x2, 3x3)'s */
+    const mt_winograd_plan wp = mt_k_winograd_plan(g->C, O, g->H, g->W, 0);
     const mt_window phases = winograd_phases(g, &wp);
     shifted_plan sp = shifted_of(&phases);
     sp.phase = wp.phase; /* the kernel's, which may be padded */
     const int64_t in_floats = mt_k_winograd_input_floats(&wp), scr = mt_k_winograd_wgrad_scratch_floats(&wp);
-    const int64_t per_thread = in_floats + scr + 16 * g->C * O, CHW = g->C * g->H * g->W, OP = O * g->H * g->W;
+    const int64_t dU = (wp.tile + 2) * (wp.tile + 2) * g->C * O; /* a thread's partial dU^T */
+    const int64_t per_thread = in_floats + scr + dU, CHW = g->C * g->H * g->W, OP = O * g->H * g->W;
     const int nt = max_threads();
     float *buf = mt_ctx_alloc(ctx, (size_t)(nt * per_thread) * sizeof(float));
     if (!buf) return false;
     for (int t = 0; t < nt; t++) /* every partial, also of a thread the region does not get */
-        memset(buf + t * per_thread + in_floats + scr, 0, (size_t)(16 * g->C * O) * sizeof(float));
+        memset(buf + t * per_thread + in_floats + scr, 0, (size_t)dU * sizeof(float));
     const mt_conv_dims d = mt_conv_dims_of(g, O, 1);
 #pragma omp parallel if (worth_threads(g, &d))
     {

@@ -387,13 +387,14 @@ void mt_k_winograd_image(const mt_winograd_plan *p, const float *xp, const float
  * tiles x O, and dU^T[xi] (C x O) += V[xi] @ M[xi]^T on the GEMM. The tiles' dOut comes
  * from its four phases Yd[a * 2 + b][o][t] (row 2 ty + a, column 2 tx + b of tile t), whose
  * positions outside dOut (an odd size's last row or column, the unused tile numbers) stay
- * zero, so those lanes add nothing. */
+ * zero, so those lanes add nothing. F(4x4, 3x3)'s is the same with 36 positions, sixteen
+ * phases of dOut, A (6 x 4) and G^T (3 x 6). */
 
 /* Tile numbers per chunk of the weight gradient: longer than the forward's, as each of
  * its GEMMs sums over the chunk's tiles with C in registers (loaded and stored once per
  * call). */
 static int64_t wgrad_chunk(const mt_winograd_plan *p) {
-    int64_t nb = WGRAD_CHUNK_FLOATS / (16 * (p->C + 2 * p->O)) / 16 * 16;
+    int64_t nb = WGRAD_CHUNK_FLOATS / (positions(p->tile) * (p->C + 2 * p->O)) / 8 * 8;
     if (nb < 16) nb = 16;
     return nb > p->NT ? p->NT : nb;
 }
@@ -401,7 +402,8 @@ static int64_t wgrad_chunk(const mt_winograd_plan *p) {
 int64_t mt_k_winograd_wgrad_scratch_floats(const mt_winograd_plan *p) {
     mt_winograd_plan q = *p;
     q.NB = wgrad_chunk(p);
-    return 16 * v_stride(&q) + 2 * 16 * p->O * q.NB + 4 * p->O * p->NT + 8;
+    const int64_t P = positions(p->tile);
+    return P * v_stride(&q) + 2 * P * p->O * q.NB + p->tile * p->tile * p->O * p->NT + 8;
 }
 
 /* M[xi][o][t - t0] = (A dY A^T)[xi] for the tiles t0 .. t0 + n - 1 (n a multiple of 8). */
@@ -423,22 +425,82 @@ static void dout_transform(const mt_winograd_plan *p, const float *Yd, int64_t t
         }
 }
 
+/* F(4x4, 3x3)'s: M[xi][o][t - t0] = (A dY A^T)[xi], A = (A^T)^T (6 x 4): each column
+ * (y0, y1, y2, y3) to (y0, (y0 + y2) + (y1 + y3), (y0 + y2) - (y1 + y3), (y0 + 4 y2) +
+ * (2 y1 + 8 y3), (y0 + 4 y2) - (2 y1 + 8 y3), y3), and likewise each row. */
+#define A6(o, y)                                                                                   \
+    do {                                                                                           \
+        const v8 e_ = (y)[0] + (y)[2], f_ = (y)[1] + (y)[3];                                       \
+        const v8 g_ = (y)[0] + 4.0f * (y)[2], h_ = 2.0f * (y)[1] + 8.0f * (y)[3];                  \
+        (o)[0] = (y)[0];                                                                           \
+        (o)[1] = e_ + f_;                                                                          \
+        (o)[2] = e_ - f_;                                                                          \
+        (o)[3] = g_ + h_;                                                                          \
+        (o)[4] = g_ - h_;                                                                          \
+        (o)[5] = (y)[3];                                                                           \
+    } while (0)
+
+static void dout_transform4(const mt_winograd_plan *p, const float *Yd, int64_t t0, int64_t n, float *M) {
+    const int64_t ONT = p->O * p->NT, ON = p->O * p->NB;
+    for (int64_t o = 0; o < p->O; o++)
+        for (int64_t t = t0; t < t0 + n; t += 8) {
+            const float *y = Yd + o * p->NT + t;
+            v8 r[6][4]; /* A dY: r[i][b] */
+#pragma GCC unroll 4
+            for (int b = 0; b < 4; b++) {
+                v8 col[4], o6[6];
+#pragma GCC unroll 4
+                for (int a = 0; a < 4; a++) col[a] = LD(y + (4 * a + b) * ONT);
+                A6(o6, col);
+#pragma GCC unroll 6
+                for (int i = 0; i < 6; i++) r[i][b] = o6[i];
+            }
+            float *m = M + o * p->NB + (t - t0);
+#pragma GCC unroll 6
+            for (int i = 0; i < 6; i++) { /* (A dY) A^T, row i */
+                v8 o6[6];
+                A6(o6, r[i]);
+#pragma GCC unroll 6
+                for (int j = 0; j < 6; j++) ST(m + (6 * i + j) * ON, o6[j]);
+            }
+        }
+}
+
 void mt_k_winograd_weight_grad_image(const mt_winograd_plan *p, const float *xp, const float *dy, float *scratch,
                                      float *dUt) {
     mt_winograd_plan q = *p; /* the transforms' chunk: the weight gradient's */
     q.NB = wgrad_chunk(p);
-    float *V = scratch, *M = V + 16 * v_stride(&q), *MT = M + 16 * p->O * q.NB, *Yd = MT + 16 * p->O * q.NB;
+    const int64_t P = positions(p->tile), T = p->tile;
+    float *V = scratch, *M = V + P * v_stride(&q), *MT = M + P * p->O * q.NB, *Yd = MT + P * p->O * q.NB;
     const int64_t ONT = p->O * p->NT, CO = p->C * p->O;
-    for (int64_t o = 0; o < p->O; o++) /* dOut into its phases: each row's columns deinterleaved */
+    for (int64_t o = 0; o < p->O; o++) /* dOut into its phases: each row's columns split by the tile's stride */
         for (int64_t oh = 0; oh < p->OH; oh++) {
-            float *e = Yd + (oh % 2) * 2 * ONT + o * p->NT + oh / 2 * p->WQ;
-            mt_k_deinterleave_row(e, e + ONT, dy + (o * p->OH + oh) * p->OW, p->OW);
+            float *e = Yd + (oh % T) * T * ONT + o * p->NT + oh / T * p->WQ;
+            const float *src = dy + (o * p->OH + oh) * p->OW;
+            if (T == 2) {
+                mt_k_deinterleave_row(e, e + ONT, src, p->OW);
+                continue;
+            }
+            float *restrict e0 = e, *restrict e1 = e + ONT, *restrict e2 = e + 2 * ONT, *restrict e3 = e + 3 * ONT;
+            int64_t j = 0;
+            for (; 4 * j + 3 < p->OW; j++) {
+                e0[j] = src[4 * j];
+                e1[j] = src[4 * j + 1];
+                e2[j] = src[4 * j + 2];
+                e3[j] = src[4 * j + 3];
+            }
+            for (int64_t w = 4 * j; w < p->OW; w++) e[w % 4 * ONT + j] = src[w];
         }
     for (int64_t t0 = 0; t0 < p->NT; t0 += q.NB) {
         const int64_t n = p->NT - t0 < q.NB ? p->NT - t0 : q.NB;
-        input_transform(&q, xp, t0, n, V);
-        dout_transform(&q, Yd, t0, n, M);
-        for (int xi = 0; xi < 16; xi++) {
+        if (T == 4) {
+            input_transform4(&q, xp, t0, n, V);
+            dout_transform4(&q, Yd, t0, n, M);
+        } else {
+            input_transform(&q, xp, t0, n, V);
+            dout_transform(&q, Yd, t0, n, M);
+        }
+        for (int64_t xi = 0; xi < P; xi++) {
             mt_k_transpose(MT + xi * q.NB * p->O, p->O, M + xi * p->O * q.NB, q.NB, p->O, n);
             mt_k_gemm_nn_add(p->C, p->O, n, V + xi * v_stride(&q), q.NB, MT + xi * q.NB * p->O, p->O, dUt + xi * CO,
                              p->O);
@@ -446,8 +508,39 @@ void mt_k_winograd_weight_grad_image(const mt_winograd_plan *p, const float *xp,
     }
 }
 
+/* G's columns applied to u[0..5]: (G^T u)[0..2] = (u0 / 4 - (u1 + u2) / 6 + (u3 + u4) / 24,
+ * (u2 - u1) / 6 + (u3 - u4) / 12, (u3 + u4 - u1 - u2) / 6 + u5). */
+#define GT6(o, u)                                                                                  \
+    do {                                                                                           \
+        const float s12_ = (u)[1] + (u)[2], s34_ = (u)[3] + (u)[4];                                \
+        (o)[0] = (u)[0] * 0.25f - s12_ * (1.0f / 6.0f) + s34_ * (1.0f / 24.0f);                    \
+        (o)[1] = ((u)[2] - (u)[1]) * (1.0f / 6.0f) + ((u)[3] - (u)[4]) * (1.0f / 12.0f);           \
+        (o)[2] = (s34_ - s12_) * (1.0f / 6.0f) + (u)[5];                                           \
+    } while (0)
+
 void mt_k_winograd_weight_grad_finish(const mt_winograd_plan *p, const float *dUt, float *dw) {
     const int64_t CO = p->C * p->O;
+    if (p->tile == 4) {
+        for (int64_t o = 0; o < p->O; o++)
+            for (int64_t c = 0; c < p->C; c++) {
+                float u[6][6], h[6][3]; /* dU, and (G^T dU)^T: h[j][i] */
+                for (int xi = 0; xi < 36; xi++) u[xi / 6][xi % 6] = dUt[xi * CO + c * p->O + o];
+                for (int j = 0; j < 6; j++) {
+                    float col[6], r[3];
+                    for (int k = 0; k < 6; k++) col[k] = u[k][j];
+                    GT6(r, col);
+                    for (int i = 0; i < 3; i++) h[j][i] = r[i];
+                }
+                float *g = dw + (o * p->C + c) * 9;
+                for (int i = 0; i < 3; i++) { /* (G^T dU) G, row i */
+                    float row[6], r[3];
+                    for (int k = 0; k < 6; k++) row[k] = h[k][i];
+                    GT6(r, row);
+                    for (int j = 0; j < 3; j++) g[3 * i + j] += r[j];
+                }
+            }
+        return;
+    }
     for (int64_t o = 0; o < p->O; o++)
         for (int64_t c = 0; c < p->C; c++) {
             float u[4][4], h[3][4];

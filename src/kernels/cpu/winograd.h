@@ -19,8 +19,8 @@
  * F(4x4, 3x3) is the same with 6x6 patches (36 products for 16 outputs, 4 times fewer than
  * the direct 144, at the price of transforms with coefficients up to 8): the image split
  * into its sixteen stride-4 phases (a 4x4 stride; patch element (i, j) of tile (ty, tx) is
- * phase (i % 4, j % 4) at (ty + i / 4, tx + j / 4)), U, V and M of 36 positions. The
- * weight gradient is F(2x2, 3x3)'s only (its plan asks for tile 2). */
+ * phase (i % 4, j % 4) at (ty + i / 4, tx + j / 4)), U, V and M of 36 positions; its
+ * weight gradient likewise, with dOut in sixteen phases. */
 #ifndef MT_KERNELS_CPU_WINOGRAD_H
 #define MT_KERNELS_CPU_WINOGRAD_H
 
@@ -63,7 +63,7 @@ void mt_k_winograd_weights(const mt_winograd_plan *p, const float *w, float *U, 
 void mt_k_winograd_image(const mt_winograd_plan *p, const float *xp, const float *U, const float *bias,
                          float *scratch, float *out, bool add);
 /* The weight gradient: for each image, with its phases in xp (as above) and its output
- * gradient dy (O, OH, OW), dU^T[xi][c][o] += the image's sum over tiles (dUt: 16 x C x O,
+ * gradient dy (O, OH, OW), dU^T[xi][c][o] += the image's sum over tiles (dUt: 16 or 36 x C x O,
  * O a multiple of 8); scratch of mt_k_winograd_wgrad_scratch_floats, zeroed before the
  * first image (dOut's phases are written only where dOut is). Then dw (O, C, 3, 3) +=
  * G^T dU G by mt_k_winograd_weight_grad_finish. */

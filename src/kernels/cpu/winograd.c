@@ -173,6 +173,28 @@ void mt_k_winograd_weights(const mt_winograd_plan *p, const float *w, float *U, 
         (o)[3] = b_ + 8.0f * d_ + (m)[5];                                                          \
     } while (0)
 
+/* A separable 2-D transform of an NI x NI block of vectors into NO x NO: the 1-D
+ * transform T (a macro from NI vectors to NO) down each column, of LOAD(i, j), then along
+ * each row of that, each result k of row a going to STORE(a, k, vector). */
+#define SEPARABLE(NI, NO, T, LOAD, STORE)                                                          \
+    do {                                                                                           \
+        v8 sep_t[NO][NI];                                                                          \
+        _Pragma("GCC unroll 6") for (int sep_j = 0; sep_j < (NI); sep_j++) {                       \
+            v8 sep_in[NI], sep_out[NO];                                                            \
+            _Pragma("GCC unroll 6") for (int sep_i = 0; sep_i < (NI); sep_i++)                     \
+                sep_in[sep_i] = LOAD(sep_i, sep_j);                                                \
+            T(sep_out, sep_in);                                                                    \
+            _Pragma("GCC unroll 6") for (int sep_a = 0; sep_a < (NO); sep_a++)                     \
+                sep_t[sep_a][sep_j] = sep_out[sep_a];                                              \
+        }                                                                                          \
+        _Pragma("GCC unroll 6") for (int sep_a = 0; sep_a < (NO); sep_a++) {                       \
+            v8 sep_out[NO];                                                                        \
+            T(sep_out, sep_t[sep_a]);                                                              \
+            _Pragma("GCC unroll 6") for (int sep_k = 0; sep_k < (NO); sep_k++)                     \
+                STORE(sep_a, sep_k, sep_out[sep_k]);                                               \
+        }                                                                                          \
+    } while (0)
+
 /* V[xi][c][t - t0] = (B^T d B)[xi] for the tiles t0 .. t0 + n - 1 (n a multiple of 8). */
 static void input_transform(const mt_winograd_plan *p, const float *xp, int64_t t0, int64_t n, float *V) {
     const int64_t CN = v_stride(p), WQ = p->WQ;
@@ -225,24 +247,12 @@ static void output_transform(const mt_winograd_plan *p, const float *M, const fl
         for (int64_t t = t0; t < t0 + n; t += 8) {
             const float *m = M + o * p->NB + (t - t0);
             float *y = Y + o * p->NT + t;
-            if (p->tile == 4) {
-                v8 s[4][6]; /* A^T M: s[a][j] */
-#pragma GCC unroll 6
-                for (int j = 0; j < 6; j++) {
-                    v8 col[6], o4[4];
-#pragma GCC unroll 6
-                    for (int i = 0; i < 6; i++) col[i] = LD(m + (6 * i + j) * ON);
-                    AT6(o4, col);
-#pragma GCC unroll 4
-                    for (int a = 0; a < 4; a++) s[a][j] = o4[a];
-                }
-#pragma GCC unroll 4
-                for (int a = 0; a < 4; a++) { /* (A^T M) A, row a */
-                    v8 o4[4];
-                    AT6(o4, s[a]);
-#pragma GCC unroll 4
-                    for (int bb = 0; bb < 4; bb++) ST(y + (4 * a + bb) * ONT, o4[bb] + b);
-                }
+            if (p->tile == 4) { /* A^T M A, row a of the result to output phase row a */
+#define M_AT(i, j) LD(m + (6 * (i) + (j)) * ON)
+#define Y_PUT(a, k, v) ST(y + (4 * (a) + (k)) * ONT, (v) + b)
+                SEPARABLE(6, 4, AT6, M_AT, Y_PUT);
+#undef M_AT
+#undef Y_PUT
             } else {
                 v8 s[2][4];
                 for (int j = 0; j < 4; j++) { /* A^T M */
@@ -445,24 +455,12 @@ static void dout_transform4(const mt_winograd_plan *p, const float *Yd, int64_t 
     for (int64_t o = 0; o < p->O; o++)
         for (int64_t t = t0; t < t0 + n; t += 8) {
             const float *y = Yd + o * p->NT + t;
-            v8 r[6][4]; /* A dY: r[i][b] */
-#pragma GCC unroll 4
-            for (int b = 0; b < 4; b++) {
-                v8 col[4], o6[6];
-#pragma GCC unroll 4
-                for (int a = 0; a < 4; a++) col[a] = LD(y + (4 * a + b) * ONT);
-                A6(o6, col);
-#pragma GCC unroll 6
-                for (int i = 0; i < 6; i++) r[i][b] = o6[i];
-            }
             float *m = M + o * p->NB + (t - t0);
-#pragma GCC unroll 6
-            for (int i = 0; i < 6; i++) { /* (A dY) A^T, row i */
-                v8 o6[6];
-                A6(o6, r[i]);
-#pragma GCC unroll 6
-                for (int j = 0; j < 6; j++) ST(m + (6 * i + j) * ON, o6[j]);
-            }
+#define DY_AT(a, b) LD(y + (4 * (a) + (b)) * ONT)
+#define M_PUT(i, j, v) ST(m + (6 * (i) + (j)) * ON, (v))
+            SEPARABLE(4, 6, A6, DY_AT, M_PUT); /* A dY A^T */
+#undef DY_AT
+#undef M_PUT
         }
 }
 

@@ -147,21 +147,6 @@ static inline __attribute__((always_inline)) void gather_columns(float *restrict
 /* One image x (C, H, W) into its zero-padded phases xp (s->xp_floats). Only the image's
  * own positions are written: the padding around them is the same for every image, so
  * the caller zeroes xp once and fills it image after image. */
-/* d_b[j] = src[4 j + b] for 4 j + b < n: a row's four stride-4 column phases. */
-static inline __attribute__((always_inline)) void split4(float *restrict d0, float *restrict d1, float *restrict d2,
-                                                         float *restrict d3, const float *restrict src, int64_t n) {
-    int64_t j = 0;
-    for (; 4 * j + 3 < n; j++) {
-        d0[j] = src[4 * j];
-        d1[j] = src[4 * j + 1];
-        d2[j] = src[4 * j + 2];
-        d3[j] = src[4 * j + 3];
-    }
-    if (4 * j < n) d0[j] = src[4 * j];
-    if (4 * j + 1 < n) d1[j] = src[4 * j + 1];
-    if (4 * j + 2 < n) d2[j] = src[4 * j + 2];
-}
-
 static void shifted_fill(const mt_window *g, const shifted_plan *s, const float *x, float *xp) {
     /* Padded row y = h + PH is row y / SH of phase row y % SH (counted along, not
      * divided); phase column b takes the image's columns w0, w0 + SW, ... with
@@ -184,7 +169,8 @@ static void shifted_fill(const mt_window *g, const shifted_plan *s, const float 
         for (int64_t c = 0; c < g->C; c++)
             for (int64_t h = 0, a = a0, q = q0; h < g->H; h++) {
                 float *row = xp + a * 4 * s->phase + c * s->plane + q * s->WQ;
-                split4(row + off[0], row + off[1], row + off[2], row + off[3], x + (c * g->H + h) * g->W, g->W);
+                const float *src = x + (c * g->H + h) * g->W;
+                mt_k_split4_row(row + off[0], row + off[1], row + off[2], row + off[3], src, g->W);
                 if (++a == g->SH) a = 0, q++;
             }
         return;
@@ -311,20 +297,6 @@ static bool forward_im2col(mt_ctx *ctx, const mt_window *g, int64_t groups, cons
  * no faster than the direct product): 2.25 times fewer multiply-adds at most. */
 #define WINOGRAD_MIN_CHANNELS 16
 #define WINOGRAD_WGRAD_MIN_CHANNELS 32
-/* Images per Winograd call: small ones whose H + 1 is a multiple of 4 stacked eight at a
- * time on F(4x4, 3x3) (winograd.h: resnet8's 7x7, 8 tile numbers an image, too few for the
- * GEMMs' 16 columns), others one at a time. */
-#define WINOGRAD_STACK 8
-static int64_t winograd_stack(const mt_window *g) {
-    if (g->H > 12 || (g->H + 1) % 4) return 1;
-    return g->N < WINOGRAD_STACK ? g->N : WINOGRAD_STACK;
-}
-
-/* The plan for k of g's images (k > 1: stacked) into O channels. */
-static mt_winograd_plan winograd_plan(const mt_window *g, int64_t O, int64_t k) {
-    return k > 1 ? mt_k_winograd_plan_stacked(g->C, O, g->H, g->W, k) : mt_k_winograd_plan(g->C, O, g->H, g->W, 0);
-}
-
 static bool winograd_ok(const mt_window *g, int64_t groups, int64_t O) {
     if (groups != 1 || g->KH != 3 || g->KW != 3 || g->SH != 1 || g->SW != 1 || g->PH != 1 || g->PW != 1 ||
         g->DH != 1 || g->DW != 1 || g->C < WINOGRAD_MIN_CHANNELS || O < WINOGRAD_MIN_CHANNELS)
@@ -333,8 +305,8 @@ static bool winograd_ok(const mt_window *g, int64_t groups, int64_t O) {
      * are no tile (winograd.h); the direct product 9 per output. Only where that saves a
      * third, and with at least 16 tile numbers for the GEMMs' columns: resnet8's 28x28 and
      * 14x14 layers one image at a time, its 7x7 eight at a time (one 7x7 image: 8 numbers). */
-    const int64_t k = winograd_stack(g);
-    const mt_winograd_plan wp = winograd_plan(g, O, k);
+    const int64_t k = mt_k_winograd_stack(g->H, g->N);
+    const mt_winograd_plan wp = mt_k_winograd_plan_stacked(g->C, O, g->H, g->W, k);
     return wp.NT >= 16 && mt_k_winograd_products(&wp) * 3 <= 9 * g->H * g->W * 2 * k;
 }
 
@@ -353,15 +325,15 @@ static mt_window winograd_phases(const mt_window *g, const mt_winograd_plan *wp)
  * the kernel on them. false when the arena runs out (ctx error set). */
 static bool forward_winograd(mt_ctx *ctx, const mt_window *g, int64_t O, const float *x, const float *w,
                              const float *bias, mt_conv_store store, const float *res, float *out) {
-    const int64_t k = winograd_stack(g), calls = (g->N + k - 1) / k;
-    const mt_winograd_plan wp = winograd_plan(g, O, k); /* the largest: a last call may stack fewer */
+    const int64_t k = mt_k_winograd_stack(g->H, g->N), calls = (g->N + k - 1) / k;
+    /* The largest stack's plan: a last call may stack fewer. */
+    const mt_winograd_plan wp = mt_k_winograd_plan_stacked(g->C, O, g->H, g->W, k);
     const mt_window phases = winograd_phases(g, &wp);
     const shifted_plan sp = shifted_of(&phases);
     const int64_t in_floats = mt_k_winograd_input_floats(&wp);
     const int64_t per_thread = in_floats + mt_k_winograd_scratch_floats(&wp);
     const int64_t CHW = g->C * g->H * g->W, OP = O * g->H * g->W;
-    const int64_t positions = (wp.tile + 2) * (wp.tile + 2);
-    float *U = mt_ctx_alloc(ctx, (size_t)(positions * O * g->C) * sizeof(float));
+    float *U = mt_ctx_alloc(ctx, (size_t)(mt_k_winograd_positions(&wp) * O * g->C) * sizeof(float));
     float *scratch = mt_ctx_alloc(ctx, (size_t)(max_threads() * per_thread) * sizeof(float));
     if (!U || !scratch) return false;
     const mt_conv_dims d = mt_conv_dims_of(g, O, 1);
@@ -377,7 +349,7 @@ static bool forward_winograd(mt_ctx *ctx, const mt_window *g, int64_t O, const f
         for (int64_t q; (q = mt_share_next(&it)) >= 0;) {
             const int64_t n0 = q * k, kk = g->N - n0 < k ? g->N - n0 : k;
             if (kk != cp.stack) { /* fewer stacked: another layout, whose padding is zeroed anew */
-                cp = winograd_plan(g, O, kk);
+                cp = mt_k_winograd_plan_stacked(g->C, O, g->H, g->W, kk);
                 memset(xp, 0, (size_t)in_floats * sizeof(float));
             }
             shifted_plan cs = sp; /* the kernel's plane and phase (a stack's; padded) */
@@ -451,12 +423,12 @@ static bool weight_grad_shifted(mt_ctx *ctx, const mt_window *g, int64_t O, cons
  * 3x3) (resnet8's 32 -> 32 at 14x14: one thread, batch 32, 1800 -> 1350 us; at 16 -> 16,
  * 28x28, it was no faster than weight_grad_shifted, its transforms and transposes costing
  * what its GEMMs saved) or 16 on F(4x4, 3x3) (16 -> 16 at 28x28: backward minimum 2.72 ->
- * 2.50 ms, dx included): per
- * image on the threads, each thread summing its images' dU^T into its own partial, the
- * partials then turned into dW and added in thread order (deterministic for a thread
- * count, as weight_grad_shifted). false when the arena runs out (ctx error set). */
+ * 2.50 ms, dx included): per image on the threads, each thread summing its images' dU^T
+ * into its own partial, the partials then turned into dW and added in thread order
+ * (deterministic for a thread count, as weight_grad_shifted). false when the arena runs
+ * out (ctx error set). */
 static bool winograd_wgrad_ok(const mt_window *g, int64_t groups, int64_t O) {
-    if (!winograd_ok(g, groups, O) || winograd_stack(g) != 1 || O % 8) return false; /* not stacked: one image */
+    if (!winograd_ok(g, groups, O) || mt_k_winograd_stack(g->H, g->N) != 1 || O % 8) return false; /* unstacked */
     const bool tile4 = mt_k_winograd_plan(g->C, O, g->H, g->W, 0).tile == 4;
     const int64_t least = tile4 ? WINOGRAD_MIN_CHANNELS : WINOGRAD_WGRAD_MIN_CHANNELS;
     return g->C >= least && O >= least;
@@ -469,7 +441,7 @@ static bool weight_grad_winograd(mt_ctx *ctx, const mt_window *g, int64_t O, con
     shifted_plan sp = shifted_of(&phases);
     sp.phase = wp.phase; /* the kernel's, which may be padded */
     const int64_t in_floats = mt_k_winograd_input_floats(&wp), scr = mt_k_winograd_wgrad_scratch_floats(&wp);
-    const int64_t dU = (wp.tile + 2) * (wp.tile + 2) * g->C * O; /* a thread's partial dU^T */
+    const int64_t dU = mt_k_winograd_positions(&wp) * g->C * O; /* a thread's partial dU^T */
     const int64_t per_thread = in_floats + scr + dU, CHW = g->C * g->H * g->W, OP = O * g->H * g->W;
     const int nt = max_threads();
     float *buf = mt_ctx_alloc(ctx, (size_t)(nt * per_thread) * sizeof(float));

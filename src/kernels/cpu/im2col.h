@@ -48,6 +48,22 @@ static inline void mt_k_deinterleave_row(float *restrict even, float *restrict o
     if (n % 2) even[half] = src[n - 1];
 }
 
+/* d_b[j] = src[4j + b] for 4j + b < n: a row into its four stride-4 column phases
+ * (Winograd F(4x4, 3x3)'s image and dOut phases). */
+static inline void mt_k_split4_row(float *restrict d0, float *restrict d1, float *restrict d2, float *restrict d3,
+                                   const float *restrict src, int64_t n) {
+    int64_t j = 0;
+    for (; 4 * j + 3 < n; j++) {
+        d0[j] = src[4 * j];
+        d1[j] = src[4 * j + 1];
+        d2[j] = src[4 * j + 2];
+        d3[j] = src[4 * j + 3];
+    }
+    if (4 * j < n) d0[j] = src[4 * j];
+    if (4 * j + 1 < n) d1[j] = src[4 * j + 1];
+    if (4 * j + 2 < n) d2[j] = src[4 * j + 2];
+}
+
 /* dst[2k] = even[k], dst[2k + 1] = odd[k] for 2k + 1 < n, and dst[n - 1] = even[n / 2] when n
  * is odd (mt_k_deinterleave_row's inverse), or each added to dst when add: a row out of
  * its two stride-2 column phases. Eight pairs at a time by two shuffles, four at a time,

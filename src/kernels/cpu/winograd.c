@@ -31,6 +31,8 @@ typedef float v8 __attribute__((vector_size(32)));
 /* Transform positions per tile: 4x4 or 6x6. */
 static int64_t positions(int64_t tile) { return (tile + 2) * (tile + 2); }
 
+int64_t mt_k_winograd_positions(const mt_winograd_plan *p) { return positions(p->tile); }
+
 static mt_winograd_plan plan_of(int64_t C, int64_t O, int64_t H, int64_t W, int64_t tile) {
     mt_winograd_plan p = {.tile = tile, .C = C, .O = O, .OH = H, .OW = W, .stack = 1, .IH = H,
                           .TH = (H + tile - 1) / tile, .WQ = (W + tile - 1) / tile + 1};
@@ -45,7 +47,16 @@ static mt_winograd_plan plan_of(int64_t C, int64_t O, int64_t H, int64_t W, int6
     return p;
 }
 
+/* Small images (resnet8's 7x7: 8 tile numbers an image, too few for the GEMMs' 16
+ * columns) whose H + 1 is a multiple of 4 go eight at a time. */
+#define WINOGRAD_STACK 8
+int64_t mt_k_winograd_stack(int64_t H, int64_t N) {
+    if (H > 12 || (H + 1) % 4) return 1;
+    return N < WINOGRAD_STACK ? N : WINOGRAD_STACK;
+}
+
 mt_winograd_plan mt_k_winograd_plan_stacked(int64_t C, int64_t O, int64_t H, int64_t W, int64_t k) {
+    if (k <= 1) return mt_k_winograd_plan(C, O, H, W, 0);
     mt_winograd_plan p = plan_of(C, O, k * (H + 1) - 1, W, 4);
     p.stack = k;
     p.IH = H;
@@ -475,19 +486,8 @@ void mt_k_winograd_weight_grad_image(const mt_winograd_plan *p, const float *xp,
         for (int64_t oh = 0; oh < p->OH; oh++) {
             float *e = Yd + (oh % T) * T * ONT + o * p->NT + oh / T * p->WQ;
             const float *src = dy + (o * p->OH + oh) * p->OW;
-            if (T == 2) {
-                mt_k_deinterleave_row(e, e + ONT, src, p->OW);
-                continue;
-            }
-            float *restrict e0 = e, *restrict e1 = e + ONT, *restrict e2 = e + 2 * ONT, *restrict e3 = e + 3 * ONT;
-            int64_t j = 0;
-            for (; 4 * j + 3 < p->OW; j++) {
-                e0[j] = src[4 * j];
-                e1[j] = src[4 * j + 1];
-                e2[j] = src[4 * j + 2];
-                e3[j] = src[4 * j + 3];
-            }
-            for (int64_t w = 4 * j; w < p->OW; w++) e[w % 4 * ONT + j] = src[w];
+            if (T == 2) mt_k_deinterleave_row(e, e + ONT, src, p->OW);
+            else mt_k_split4_row(e, e + ONT, e + 2 * ONT, e + 3 * ONT, src, p->OW);
         }
     for (int64_t t0 = 0; t0 < p->NT; t0 += q.NB) {
         const int64_t n = p->NT - t0 < q.NB ? p->NT - t0 : q.NB;

@@ -48,18 +48,25 @@ mt_winograd_plan mt_k_winograd_plan(int64_t C, int64_t O, int64_t H, int64_t W, 
  * multiple of 4 every image starts a tile row. For small images (resnet8's 7x7: 2x2 tiles,
  * 8 tile numbers an image, too few for a GEMM's 16 columns), k of them fill the GEMMs.
  * The caller fills image i's phases at phase row i (H + 1) / 4 (plane and phase are the
- * stack's); the output goes to k consecutive (O, H, W) images, the zero rows' dropped. */
+ * stack's); the output goes to k consecutive (O, H, W) images, the zero rows' dropped.
+ * k = 1: mt_k_winograd_plan's, tile 0. mt_k_winograd_stack: how many of a batch of N images
+ * of H rows to stack per call (1: none). */
 mt_winograd_plan mt_k_winograd_plan_stacked(int64_t C, int64_t O, int64_t H, int64_t W, int64_t k);
+int64_t mt_k_winograd_stack(int64_t H, int64_t N);
+/* Transform positions per tile: 16 (4x4) or 36 (6x6), the first dimension of U and dU^T. */
+int64_t mt_k_winograd_positions(const mt_winograd_plan *p);
 /* Multiply-adds per (input, output) channel pair of one image: 16 or 36 per tile number. */
 int64_t mt_k_winograd_products(const mt_winograd_plan *p);
 /* Floats of one image's phases (with the slack the last vectors read past them), and of
  * the scratch mt_k_winograd_image needs beside them. */
 int64_t mt_k_winograd_input_floats(const mt_winograd_plan *p);
 int64_t mt_k_winograd_scratch_floats(const mt_winograd_plan *p);
-/* U[xi][o][c] = (G g G^T)[xi] (16 or 36 positions xi) for the weight w (O, C, 3, 3), output channels [o0, o1). */
+/* U[xi][o][c] = (G g G^T)[xi] (16 or 36 positions xi) for the weight w (O, C, 3, 3),
+ * output channels [o0, o1). */
 void mt_k_winograd_weights(const mt_winograd_plan *p, const float *w, float *U, int64_t o0, int64_t o1);
-/* out (O, OH, OW) (stacked: stack images of (O, IH, OW)) = the convolution of the image in xp (phases as above) with the weight
- * transformed into U, plus bias[o] (bias may be NULL); or out += that when add. */
+/* out (O, OH, OW) (stacked: stack images of (O, IH, OW)) = the convolution of the image
+ * in xp (phases as above) with the weight transformed into U, plus bias[o] (bias may be
+ * NULL); or out += that when add. */
 void mt_k_winograd_image(const mt_winograd_plan *p, const float *xp, const float *U, const float *bias,
                          float *scratch, float *out, bool add);
 /* The weight gradient: for each image, with its phases in xp (as above) and its output
